@@ -1,5 +1,5 @@
 # mgr: one non-recursive Makefile. Libraries come from pkg-config; objects go in $(B)/.
-PKGS    ?= yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 libcap libseccomp jansson libcrypto
+PKGS    ?= yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 libcap libseccomp jansson libcrypto libkmod
 B       ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
