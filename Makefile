@@ -34,7 +34,7 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libarchive-dev libnl-3-dev li
             python3 python3-yaml python3-jsonschema kmod procps psmisc netcat-openbsd curl \
             hyperfine pandoc
 
-.PHONY: all deps test check-unit check-integration check-vm asan fuzz bench install clean \
+.PHONY: hello all deps test check-unit check-integration check-vm asan fuzz bench install clean \
         format format-check payload
 all: $(MGR)
 
@@ -57,6 +57,11 @@ $(PAYLOAD): tests/integration/payload.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -static -Wall -o $@ $<
 payload: $(PAYLOAD)
+
+# The main job: install mgr, build the busybox image, bring up examples/hello (as root).
+hello: all
+	$(MAKE) install
+	MGR=$(DESTDIR)$(PREFIX)/bin/mgr examples/hello/setup.sh
 
 # Installs every build and test dependency on a fresh Debian 12 (as root).
 deps:
