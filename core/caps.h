@@ -3,6 +3,7 @@
  * child-side apply (bounding, permitted/effective/inheritable, ambient, keep across setuid).
  * Masks are uint64_t with bit n = capability n. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct err;
