@@ -1,10 +1,481 @@
-/* Placeholder until the owning issue lands: refuses clearly instead of pretending. */
+/* mgr as PID 1: boot a minimal machine, run the supervisor (`mgr daemon`) as a child, reap
+ * every orphan, turn signals into poweroff/reboot/re-apply, shut down in order, never exit.
+ * The effects live in core/pid1.c; this file sequences them and logs to the console. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cmd.h"
 #include "../core/log.h"
+#include "../core/pid1.h"
+#include "../core/util.h"
+
+#define SUPERVISOR_BACKOFF_MIN_MS 500
+#define SUPERVISOR_BACKOFF_MAX_MS 30000
+#define SUPERVISOR_STABLE_MS      60000
+#define TERM_GRACE_MS             3000
+#define KILL_GRACE_MS             2000
+
+struct init {
+    struct mgr_ctx *ctx;
+    struct pid1_config cfg;
+    int sfd, tfd, epfd;
+    /* supervisor child */
+    pid_t sup_pid;
+    uint64_t sup_started_ms, sup_backoff_ms, sup_restart_at_ms; /* restart_at 0: none due */
+    /* mgr.run= program */
+    pid_t run_pid;
+    /* shutdown */
+    enum pid1_phase phase;
+    enum pid1_action final;
+    uint64_t phase_deadline_ms;
+    /* watchdog */
+    int wd_fd;
+    uint64_t wd_interval_ms, wd_next_ms;
+};
+
+static double uptime_s(void)
+{
+    _cleanup_free_ char *t = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/uptime", 256, &t, NULL) < 0)
+        return 0;
+    return strtod(t, NULL);
+}
+
+/* Makes /dev/console the stdio of PID 1 (and so of its children): the kernel leaves fds 0-2
+ * closed when the initramfs has no /dev/console node. */
+static void setup_console(void)
+{
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 3; i++)
+        if (fd != i)
+            dup2(fd, i);
+    if (fd > 2)
+        close(fd);
+    log_set_fd(2);
+}
+
+static void mount_all(enum pid1_cgroup cg)
+{
+    struct pid1_mount plan[32];
+    size_t n = pid1_mount_plan(cg, plan, ARRAY_SIZE(plan));
+    for (size_t i = 0; i < n; i++) {
+        struct err e = {0};
+        int r = pid1_mount_apply(&plan[i], &e);
+        if (r < 0 && plan[i].optional)
+            log_debug("%s, skipping", e.msg);
+        else if (r < 0)
+            log_error("%s", e.msg);
+        else if (r == 0)
+            log_debug("mounted %s on %s", plan[i].fstype, plan[i].target);
+    }
+}
+
+static void load_config(struct pid1_config *cfg)
+{
+    struct err e = {0};
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    int r = read_file_at(AT_FDCWD, PID1_INIT_YAML, 65536, &text, &len);
+    if (r >= 0) {
+        if (pid1_config_yaml(cfg, text, len, &e) < 0)
+            log_warn("%s, ignoring the rest of the file", e.msg);
+    } else if (r != -ENOENT) {
+        log_warn("read %s: %s, ignoring", PID1_INIT_YAML, strerror(-r));
+    }
+    free(text);
+    text = NULL;
+    r = read_file_at(AT_FDCWD, "/proc/cmdline", 65536, &text, NULL);
+    if (r < 0) {
+        log_warn("read /proc/cmdline: %s, ignoring", strerror(-r));
+        return;
+    }
+    err_clear(&e);
+    if (pid1_config_cmdline(cfg, text, &e) < 0)
+        log_warn("%s, ignoring", e.msg);
+}
+
+static void module_report(const char *module, int r, const char *msg, void *userdata)
+{
+    if (r < 0)
+        log_error("%s", msg);
+    else
+        log_info("module %s loaded", module);
+}
+
+/* Child side of a spawn: plain signal state, own session, stdin from /dev/null. */
+static void child_reset(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd >= 0 && fd != 0) {
+        dup2(fd, 0);
+        close(fd);
+    }
+}
+
+static void start_supervisor(struct init *in)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        log_error("start supervisor: readlink /proc/self/exe: %s", strerror(errno));
+        in->sup_restart_at_ms = now_ms() + SUPERVISOR_BACKOFF_MAX_MS;
+        return;
+    }
+    exe[n] = '\0';
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("start supervisor: fork: %s", strerror(errno));
+        in->sup_restart_at_ms = now_ms() + SUPERVISOR_BACKOFF_MAX_MS;
+        return;
+    }
+    if (pid == 0) {
+        char *argv[] = {"mgr", "--root", (char *)in->ctx->root, "--run", (char *)in->ctx->run,
+                "--units", (char *)in->ctx->units, "daemon", NULL};
+        child_reset();
+        setenv("MGR_INIT", "1", 1);
+        execv(exe, argv);
+        dprintf(2, "mgr: exec supervisor %s: %s\n", exe, strerror(errno));
+        _exit(127);
+    }
+    in->sup_pid = pid;
+    in->sup_started_ms = now_ms();
+    in->sup_restart_at_ms = 0;
+    log_info("supervisor started (pid %d, units %s)", (int)pid, in->ctx->units);
+}
+
+static void start_run(struct init *in)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("mgr.run %s: fork: %s", in->cfg.run, strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        char *argv[] = {in->cfg.run, NULL};
+        child_reset();
+        execv(in->cfg.run, argv);
+        dprintf(2, "mgr: exec %s: %s\n", in->cfg.run, strerror(errno));
+        _exit(127);
+    }
+    in->run_pid = pid;
+    log_info("mgr.run: started %s (pid %d)", in->cfg.run, (int)pid);
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+                strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "status 0x%x", status);
+}
+
+static void shutdown_begin(struct init *in, enum pid1_action a, const char *why);
+
+static void on_reaped(pid_t pid, int status, void *userdata)
+{
+    struct init *in = userdata;
+    char st[96];
+    describe_status(status, st, sizeof(st));
+    if (pid == in->sup_pid) {
+        in->sup_pid = 0;
+        if (in->phase != PID1_PH_RUNNING) {
+            log_info("supervisor %s", st);
+            return;
+        }
+        uint64_t now = now_ms();
+        /* Exponential backoff, reset after a stable run, so a crash-looping supervisor
+         * never keeps PID 1 busy. Containers keep running meanwhile (it adopts them). */
+        if (now - in->sup_started_ms >= SUPERVISOR_STABLE_MS || in->sup_backoff_ms == 0)
+            in->sup_backoff_ms = SUPERVISOR_BACKOFF_MIN_MS;
+        else if (in->sup_backoff_ms < SUPERVISOR_BACKOFF_MAX_MS)
+            in->sup_backoff_ms = in->sup_backoff_ms * 2 > SUPERVISOR_BACKOFF_MAX_MS
+                    ? SUPERVISOR_BACKOFF_MAX_MS
+                    : in->sup_backoff_ms * 2;
+        in->sup_restart_at_ms = now + in->sup_backoff_ms;
+        log_error("supervisor (pid %d) %s; restarting in %llu ms", (int)pid, st,
+                (unsigned long long)in->sup_backoff_ms);
+    } else if (pid == in->run_pid) {
+        in->run_pid = 0;
+        log_info("mgr.run: %s %s", in->cfg.run, st);
+        if (in->cfg.run_action != PID1_ACT_NONE)
+            shutdown_begin(in, in->cfg.run_action, "mgr.run_action");
+    } else {
+        log_debug("reaped orphan pid %d (%s)", (int)pid, st);
+    }
+}
+
+static void phase_enter(struct init *in, enum pid1_phase ph, uint64_t now)
+{
+    in->phase = ph;
+    switch (ph) {
+    case PID1_PH_TERM_ALL:
+        log_info("sending SIGTERM to all remaining processes");
+        (void)pid1_kill_all(SIGTERM);
+        in->phase_deadline_ms = now + TERM_GRACE_MS;
+        break;
+    case PID1_PH_KILL_ALL:
+        log_info("sending SIGKILL to all remaining processes");
+        (void)pid1_kill_all(SIGKILL);
+        in->phase_deadline_ms = now + KILL_GRACE_MS;
+        break;
+    case PID1_PH_FINAL: {
+        pid1_reap(NULL, NULL);
+        int left = pid1_unmount_all();
+        if (left > 0)
+            log_warn("%d mounts could neither be unmounted nor made read-only", left);
+        if (in->wd_fd >= 0) {
+            pid1_watchdog_close(in->wd_fd);
+            in->wd_fd = -1;
+        }
+        log_info("%s after %.2fs uptime", in->final == PID1_ACT_REBOOT ? "rebooting"
+                        : in->final == PID1_ACT_POWEROFF            ? "powering off"
+                                                                    : "halting",
+                uptime_s());
+        int r = pid1_final(in->final);
+        /* Only reached if reboot(2) failed: stay up, reaping. */
+        log_error("reboot(2): %s", strerror(-r));
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void shutdown_progress(struct init *in)
+{
+    for (;;) {
+        if (in->phase == PID1_PH_RUNNING || in->phase == PID1_PH_FINAL)
+            return;
+        uint64_t now = now_ms();
+        enum pid1_phase next = pid1_shutdown_next(in->phase, now >= in->phase_deadline_ms,
+                in->sup_pid > 0, pid1_has_children());
+        if (next == in->phase)
+            return;
+        if (in->phase == PID1_PH_STOP_SUPERVISOR && in->sup_pid > 0)
+            log_warn("supervisor did not finish stopping containers in %llu ms",
+                    (unsigned long long)in->cfg.shutdown_timeout_ms);
+        phase_enter(in, next, now);
+    }
+}
+
+static void shutdown_begin(struct init *in, enum pid1_action a, const char *why)
+{
+    if (in->phase != PID1_PH_RUNNING) {
+        log_info("%s requested (%s) while shutting down, ignoring", pid1_action_name(a), why);
+        return;
+    }
+    log_info("%s requested (%s)", pid1_action_name(a), why);
+    in->final = a;
+    in->phase = PID1_PH_STOP_SUPERVISOR;
+    in->phase_deadline_ms = now_ms() + in->cfg.shutdown_timeout_ms;
+    in->sup_restart_at_ms = 0;
+    if (in->sup_pid > 0) {
+        log_info("asking the supervisor to stop all containers");
+        if (kill(in->sup_pid, PID1_SHUTDOWN_SIGNAL) < 0)
+            log_warn("signal supervisor: %s", strerror(errno));
+    }
+    shutdown_progress(in);
+}
+
+static void handle_signal(struct init *in, const struct signalfd_siginfo *si)
+{
+    enum pid1_action a = pid1_signal_action((int)si->ssi_signo);
+    char why[64];
+    snprintf(why, sizeof(why), "%s from pid %u", strsignal((int)si->ssi_signo), si->ssi_pid);
+    switch (a) {
+    case PID1_ACT_POWEROFF:
+    case PID1_ACT_REBOOT:
+    case PID1_ACT_HALT:
+        shutdown_begin(in, a, why);
+        break;
+    case PID1_ACT_REAPPLY:
+        if (in->sup_pid > 0 && in->phase == PID1_PH_RUNNING) {
+            log_info("re-apply requested (%s), forwarding to the supervisor", why);
+            (void)kill(in->sup_pid, SIGUSR1);
+        }
+        break;
+    default:
+        break; /* SIGCHLD: reaping happens after every wake-up */
+    }
+}
+
+static void arm_timer(struct init *in)
+{
+    uint64_t next = 0;
+    if (in->sup_restart_at_ms && in->phase == PID1_PH_RUNNING)
+        next = in->sup_restart_at_ms;
+    if (in->phase != PID1_PH_RUNNING && in->phase != PID1_PH_FINAL &&
+            (!next || in->phase_deadline_ms < next))
+        next = in->phase_deadline_ms;
+    if (in->wd_fd >= 0 && (!next || in->wd_next_ms < next))
+        next = in->wd_next_ms;
+    struct itimerspec its = {0};
+    if (next) {
+        /* now_ms() is CLOCK_MONOTONIC; an absolute 0 would disarm, so use at least 1 ns. */
+        its.it_value.tv_sec = (time_t)(next / 1000);
+        its.it_value.tv_nsec = (long)(next % 1000) * 1000000 + 1;
+    }
+    if (timerfd_settime(in->tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        log_warn("timerfd_settime: %s", strerror(errno));
+}
+
+static int setup_loop(struct init *in, const sigset_t *mask)
+{
+    in->sfd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    in->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    in->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (in->sfd < 0 || in->tfd < 0 || in->epfd < 0)
+        return -errno;
+    struct epoll_event ev = {.events = EPOLLIN};
+    ev.data.fd = in->sfd;
+    if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->sfd, &ev) < 0)
+        return -errno;
+    ev.data.fd = in->tfd;
+    if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->tfd, &ev) < 0)
+        return -errno;
+    return 0;
+}
+
+static _Noreturn void run_loop(struct init *in)
+{
+    for (;;) {
+        arm_timer(in);
+        struct epoll_event evs[4];
+        int n = epoll_wait(in->epfd, evs, ARRAY_SIZE(evs), -1);
+        if (n < 0 && errno != EINTR) {
+            log_error("epoll_wait: %s", strerror(errno));
+            pid1_emergency("event loop failed");
+        }
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == in->sfd) {
+                struct signalfd_siginfo si;
+                while (read(in->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                    handle_signal(in, &si);
+            } else if (evs[i].data.fd == in->tfd) {
+                uint64_t ticks;
+                (void)!read(in->tfd, &ticks, sizeof(ticks));
+            }
+        }
+        /* Reap after every wake-up: SIGCHLD coalesces, and a missed one must not leave a
+         * zombie behind. */
+        pid1_reap(on_reaped, in);
+        uint64_t now = now_ms();
+        if (in->wd_fd >= 0 && now >= in->wd_next_ms) {
+            if (pid1_watchdog_pet(in->wd_fd) < 0)
+                log_warn("pet watchdog: %s", strerror(errno));
+            in->wd_next_ms = now + in->wd_interval_ms;
+        }
+        if (in->phase == PID1_PH_RUNNING && in->sup_pid == 0 && in->sup_restart_at_ms &&
+                now >= in->sup_restart_at_ms)
+            start_supervisor(in);
+        shutdown_progress(in);
+    }
+}
 
 int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    (void)ctx, (void)argc;
-    log_error("'%s' is not implemented yet", argv[0]);
-    return EXIT_FAIL;
+    static struct init in = {.sfd = -1, .tfd = -1, .epfd = -1, .wd_fd = -1};
+    struct err e = {0};
+    sigset_t mask;
+
+    in.ctx = ctx;
+    pid1_install_crash_handlers();
+    /* Every signal PID 1 acts on goes through the signalfd; block them before anything can
+     * be sent (and before any child exists). */
+    sigemptyset(&mask);
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGPWR, SIGUSR1, SIGUSR2, SIGHUP};
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+        sigaddset(&mask, sigs[i]);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    umask(022);
+    if (chdir("/") < 0)
+        log_warn("chdir /: %s, ignoring", strerror(errno));
+    setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+    log_set_prefix("mgr: ");
+
+    if (pid1_root_is_initramfs()) {
+        if (pid1_leave_initramfs(&e) < 0)
+            log_error("%s (containers will not be able to pivot_root)", e.msg);
+    }
+    pid1_config_init(&in.cfg);
+    mount_all(PID1_CG_NONE);
+    setup_console();
+    load_config(&in.cfg);
+    if (in.cfg.debug)
+        log_set_level(LOG_LVL_DEBUG);
+    log_info("starting as PID 1 (%s), cgroup %s", argv[0],
+            in.cfg.cgroup == PID1_CG_V2 ? "v2" : in.cfg.cgroup == PID1_CG_V1 ? "v1" : "none");
+    mount_all(in.cfg.cgroup);
+
+    /* Ctrl-Alt-Del becomes SIGINT to us (an orderly reboot) instead of an instant reset. */
+    if (reboot(RB_DISABLE_CAD) < 0)
+        log_warn("reboot(RB_DISABLE_CAD): %s, ignoring", strerror(errno));
+
+    _cleanup_free_ char *host = NULL;
+    err_clear(&e);
+    int r = pid1_set_hostname(PID1_HOSTNAME_FILE, &host, &e);
+    if (r == 0)
+        log_info("hostname %s", host);
+    else if (r != -ENOENT)
+        log_error("%s", e.msg);
+    err_clear(&e);
+    if (pid1_lo_up(&e) < 0)
+        log_error("%s", e.msg);
+    err_clear(&e);
+    r = pid1_load_modules(PID1_MODULES_DIR, module_report, NULL, &e);
+    if (r < 0)
+        log_error("%s", e.msg);
+
+    if (in.cfg.watchdog) {
+        uint64_t t = 0;
+        err_clear(&e);
+        in.wd_fd = pid1_watchdog_open(in.cfg.watchdog, in.cfg.watchdog_timeout_s, &t, &e);
+        if (in.wd_fd < 0) {
+            log_error("%s", e.msg);
+        } else {
+            /* Pet at a third of the timeout: two missed wake-ups still do not reset. */
+            in.wd_interval_ms = t * 1000 / 3;
+            if (in.wd_interval_ms == 0)
+                in.wd_interval_ms = 300;
+            in.wd_next_ms = now_ms() + in.wd_interval_ms;
+            log_info("watchdog %s armed, timeout %llus", in.cfg.watchdog,
+                    (unsigned long long)t);
+        }
+    }
+
+    if (setup_loop(&in, &mask) < 0) {
+        log_error("event loop setup: %s", strerror(errno));
+        pid1_emergency("cannot set up the event loop");
+    }
+    log_info("boot done in %.2fs", uptime_s());
+    if (in.cfg.supervisor)
+        start_supervisor(&in);
+    else
+        log_info("mgr.supervisor=0: no supervisor, only reaping");
+    if (in.cfg.run)
+        start_run(&in);
+    run_loop(&in);
 }

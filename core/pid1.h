@@ -51,6 +51,7 @@ struct pid1_config {
     char *run;                    /* mgr.run=/path: a program run once after boot (like
                                    * systemd.run=), as a child of PID 1 in the host's namespaces */
     enum pid1_action run_action;  /* mgr.run_action=poweroff|reboot|halt|none after it exits */
+    uint64_t shutdown_timeout_ms; /* mgr.shutdown_timeout=90s: cap on the supervisor's stops */
     bool debug;                   /* mgr.debug=1 */
 };
 
@@ -70,6 +71,19 @@ int pid1_config_yaml(struct pid1_config *c, const char *text, size_t len, struct
  * SIGUSR1 re-apply, SIGCHLD reap, SIGUSR2 halt). Pure. */
 enum pid1_action pid1_signal_action(int sig);
 const char *pid1_action_name(enum pid1_action a);
+
+/* Phases of an orderly shutdown, in order. */
+enum pid1_phase {
+    PID1_PH_RUNNING,
+    PID1_PH_STOP_SUPERVISOR, /* supervisor stops containers in reverse dependency order */
+    PID1_PH_TERM_ALL,        /* SIGTERM to every remaining process */
+    PID1_PH_KILL_ALL,        /* SIGKILL to every remaining process */
+    PID1_PH_FINAL,           /* sync, unmount, reboot(2) */
+};
+/* The next phase, given whether the current phase's deadline passed, whether the supervisor
+ * still runs and whether any child is left. Pure. */
+enum pid1_phase pid1_shutdown_next(enum pid1_phase phase, bool deadline_passed,
+        bool supervisor_alive, bool any_children);
 
 /* One mount of the boot plan. */
 struct pid1_mount {
