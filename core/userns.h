@@ -13,6 +13,9 @@ struct id_map;
 #define USERNS_SUBID_USER "mgr"
 /* Size of the default mapping: container ids 0..65535. */
 #define USERNS_DEFAULT_COUNT 65536u
+/* Host start of the default range when /etc/subuid (subgid) has no line for "mgr": far above
+ * what useradd hands out (100000 + 65536 * n), documented in doc/security.md. */
+#define USERNS_FALLBACK_START 1000000000u
 
 /* Parses /etc/subuid-style text for user: the first "user:start:count" line with count >=
  * USERNS_DEFAULT_COUNT. Returns 0 with *ret_start, or -ENOENT when there is none. Pure. */
