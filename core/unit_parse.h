@@ -84,3 +84,5 @@ const char *unit_cap_canonical(const char *s);
 int unit_signal_parse(const char *s);
 /* "SIGTERM" for 15, or NULL. */
 const char *unit_signal_name(int sig);
+/* "nofile" for RLIMIT_NOFILE (the unit file key), or NULL. */
+const char *unit_rlimit_name(int res);
