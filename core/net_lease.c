@@ -1,0 +1,751 @@
+/* Address leases and the hosts/resolv.conf files of containers (see net.h for the layout).
+ * Every operation takes an exclusive flock on <state_dir>/net, so that several mgr
+ * processes (`mgr run` next to the daemon) never hand out one address twice. Decisions are
+ * made by ipam.c and net_hosts_render(); this file only reads and writes the files. */
+#include "net.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "ipam.h"
+#include "log.h"
+#include "util.h"
+
+#define LEASE_MAX_FILE 64
+#define LEASES_MAX     65536
+
+struct lease {
+    char *container;
+    struct in_addr addr;
+};
+
+struct lease_list {
+    struct lease *v;
+    size_t n;
+};
+
+static void lease_list_clear(struct lease_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].container);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* A held lock on <state_dir>/net plus fds of its subdirectories. */
+struct net_dirs {
+    int net;    /* <state>/net, flock'ed */
+    int leases; /* <state>/net/leases */
+    int hosts;  /* <state>/net/hosts */
+};
+
+static void net_dirs_close(struct net_dirs *d)
+{
+    closep(&d->hosts);
+    closep(&d->leases);
+    closep(&d->net); /* releases the flock */
+}
+
+static int open_subdir(int dirfd, const char *name, bool create)
+{
+    if (create && mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int net_dirs_open(const char *state_dir, struct net_dirs *ret, struct err *err)
+{
+    _cleanup_free_ char *path = strdup_printf("%s/net", state_dir);
+    struct net_dirs d = {-1, -1, -1};
+    int r;
+
+    if (!path)
+        return err_set(err, ENOMEM, "allocate path");
+    r = mkdir_p(path, 0755);
+    if (r < 0)
+        return err_set(err, -r, "create '%s'", path);
+    d.net = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d.net < 0)
+        return err_set(err, errno, "open '%s'", path);
+    if (flock(d.net, LOCK_EX) < 0) {
+        r = err_set(err, errno, "lock '%s'", path);
+        goto fail;
+    }
+    d.leases = open_subdir(d.net, "leases", true);
+    if (d.leases < 0) {
+        r = err_set(err, -d.leases, "open '%s/leases'", path);
+        goto fail;
+    }
+    d.hosts = open_subdir(d.net, "hosts", true);
+    if (d.hosts < 0) {
+        r = err_set(err, -d.hosts, "open '%s/hosts'", path);
+        goto fail;
+    }
+    *ret = d;
+    return 0;
+fail:
+    net_dirs_close(&d);
+    return r;
+}
+
+static bool skip_name(const char *name)
+{
+    /* dotfiles and write_file_atomic_at's temporaries */
+    return name[0] == '.' || strstr(name, ".tmp.") != NULL;
+}
+
+/* Reads every lease of one network. A missing directory is an empty list. Unreadable or
+ * corrupt lease files are skipped (and reported at debug level): they hold no address. */
+static int leases_read(int leases_fd, const char *network, struct lease_list *ret)
+{
+    _cleanup_close_ int fd = openat(leases_fd, network, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+            O_CLOEXEC);
+    struct lease_list l = {0};
+    DIR *d;
+    struct dirent *de;
+
+    if (fd < 0)
+        return errno == ENOENT ? (*ret = l, 0) : -errno;
+    d = fdopendir(fd);
+    if (!d)
+        return -errno;
+    TAKE_FD(fd);
+    while ((de = readdir(d))) {
+        _cleanup_free_ char *buf = NULL;
+        struct in_addr a;
+        size_t len;
+        struct lease *nv;
+
+        if (skip_name(de->d_name))
+            continue;
+        if (read_file_at(dirfd(d), de->d_name, LEASE_MAX_FILE, &buf, &len) < 0)
+            continue;
+        buf[strcspn(buf, "\n")] = '\0';
+        if (inet_pton(AF_INET, buf, &a) != 1) {
+            log_debug("net: lease '%s/%s' is corrupt, ignoring", network, de->d_name);
+            continue;
+        }
+        if (l.n >= LEASES_MAX)
+            break;
+        nv = realloc(l.v, (l.n + 1) * sizeof(*l.v));
+        if (!nv)
+            goto oom;
+        l.v = nv;
+        l.v[l.n].container = strdup(de->d_name);
+        if (!l.v[l.n].container)
+            goto oom;
+        l.v[l.n++].addr = a;
+    }
+    closedir(d);
+    *ret = l;
+    return 0;
+oom:
+    closedir(d);
+    lease_list_clear(&l);
+    return -ENOMEM;
+}
+
+static const struct lease *lease_find(const struct lease_list *l, const char *container)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (STREQ(l->v[i].container, container))
+            return &l->v[i];
+    return NULL;
+}
+
+static int lease_write(int leases_fd, const char *network, const char *container,
+        struct in_addr a)
+{
+    _cleanup_close_ int fd = open_subdir(leases_fd, network, true);
+    char buf[INET_ADDRSTRLEN + 1];
+
+    if (fd < 0)
+        return fd;
+    inet_ntop(AF_INET, &a, buf, sizeof(buf) - 1);
+    strcat(buf, "\n");
+    /* not fsync'ed: this is on the start path, and a lease lost in a power cut only means
+     * the container may get a new address */
+    return write_file_atomic_at(fd, container, buf, strlen(buf), 0644, false);
+}
+
+static int lease_remove(int leases_fd, const char *network, const char *container)
+{
+    _cleanup_close_ int fd = open_subdir(leases_fd, network, false);
+
+    if (fd < 0)
+        return fd == -ENOENT ? 0 : fd;
+    if (unlinkat(fd, container, 0) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    (void)unlinkat(leases_fd, network, AT_REMOVEDIR); /* fails while others hold leases */
+    return 1;
+}
+
+static bool valid_file_name(const char *s)
+{
+    return s && s[0] && s[0] != '.' && !strchr(s, '/') && strlen(s) <= 255;
+}
+
+static int lease_acquire_locked(const struct net_dirs *d, const struct unit *netunit,
+        const char *container, const char *static_addr, const struct unit_set *units,
+        struct in_addr *ret, struct err *err)
+{
+    _cleanup_(lease_list_clear) struct lease_list l = {0};
+    _cleanup_free_ struct in_addr *used = NULL;
+    size_t n_used = 0, cap;
+    struct ipam_subnet s;
+    const struct lease *own;
+    struct in_addr a;
+    char as[INET_ADDRSTRLEN], ns[INET_ADDRSTRLEN];
+    int r;
+
+    if (!valid_file_name(container) || !valid_file_name(netunit->name))
+        return err_setx(err, EINVAL, "invalid container or network name");
+    r = ipam_subnet_init(netunit->subnet, netunit->prefix_len, netunit->gateway, &s);
+    if (r < 0)
+        return err_setx(err, -r, "network '%s': invalid subnet or gateway", netunit->name);
+    inet_ntop(AF_INET, &s.net, ns, sizeof(ns));
+    r = leases_read(d->leases, netunit->name, &l);
+    if (r < 0)
+        return err_set(err, -r, "network '%s': read leases", netunit->name);
+    own = lease_find(&l, container);
+
+    /* used = other containers' leases, then (for dynamic allocation) other units' static
+     * addresses on this network, so that a container started later keeps its address */
+    cap = l.n + (units ? units->n : 0) + 1;
+    used = calloc(cap, sizeof(*used));
+    if (!used)
+        return err_set(err, ENOMEM, "allocate lease table");
+    for (size_t i = 0; i < l.n; i++)
+        if (&l.v[i] != own)
+            used[n_used++] = l.v[i].addr;
+
+    if (static_addr) {
+        if (inet_pton(AF_INET, static_addr, &a) != 1)
+            return err_setx(err, EINVAL, "network '%s': address '%s' is not an IPv4 address",
+                    netunit->name, static_addr);
+        r = ipam_check(&s, a, used, n_used);
+        if (r == -ERANGE)
+            return err_setx(err, ERANGE, "network '%s': address %s is outside the subnet %s/%u",
+                    netunit->name, static_addr, ns, s.prefix);
+        if (r == -EADDRNOTAVAIL)
+            return err_setx(err, EADDRNOTAVAIL,
+                    "network '%s': address %s is the network, broadcast or gateway address",
+                    netunit->name, static_addr);
+        if (r == -EADDRINUSE) {
+            for (size_t i = 0; i < l.n; i++)
+                if (&l.v[i] != own && l.v[i].addr.s_addr == a.s_addr)
+                    return err_setx(err, EADDRINUSE,
+                            "network '%s': address %s of '%s' is already used by '%s'",
+                            netunit->name, static_addr, container, l.v[i].container);
+        }
+        if (r < 0)
+            return err_setx(err, -r, "network '%s': address %s", netunit->name, static_addr);
+        /* another unit declaring the same static address is a conflict too, even when it
+         * does not run yet: report both names */
+        for (size_t i = 0; units && i < units->n; i++) {
+            const struct unit *o = units->units[i];
+            if (o->kind != UNIT_CONTAINER || STREQ(o->name, container))
+                continue;
+            for (size_t j = 0; j < o->n_networks; j++)
+                if (STREQ(o->networks[j].name, netunit->name) && o->networks[j].address &&
+                        STREQ(o->networks[j].address, static_addr))
+                    return err_setx(err, EADDRINUSE,
+                            "network '%s': address %s is declared by both '%s' and '%s'",
+                            netunit->name, static_addr, container, o->name);
+        }
+    } else {
+        for (size_t i = 0; units && i < units->n; i++) {
+            const struct unit *o = units->units[i];
+            struct in_addr sa;
+            if (o->kind != UNIT_CONTAINER || STREQ(o->name, container))
+                continue;
+            for (size_t j = 0; j < o->n_networks && n_used < cap; j++)
+                if (STREQ(o->networks[j].name, netunit->name) && o->networks[j].address &&
+                        inet_pton(AF_INET, o->networks[j].address, &sa) == 1)
+                    used[n_used++] = sa;
+        }
+        if (own && ipam_check(&s, own->addr, used, n_used) == 0) {
+            *ret = own->addr; /* stable across restarts */
+            return 0;
+        }
+        r = ipam_alloc(&s, used, n_used, &a);
+        if (r == -ENOSPC)
+            return err_setx(err, ENOSPC, "network '%s': no free address in %s/%u",
+                    netunit->name, ns, s.prefix);
+        if (r < 0)
+            return err_set(err, -r, "network '%s': allocate address", netunit->name);
+    }
+    if (!own || own->addr.s_addr != a.s_addr) {
+        r = lease_write(d->leases, netunit->name, container, a);
+        if (r < 0)
+            return err_set(err, -r, "network '%s': write lease of '%s'", netunit->name,
+                    container);
+    }
+    inet_ntop(AF_INET, &a, as, sizeof(as));
+    log_debug("net: lease %s on '%s' for '%s'", as, netunit->name, container);
+    *ret = a;
+    return 0;
+}
+
+int net_lease_acquire(const char *state_dir, const struct unit *netunit, const char *container,
+        const char *static_addr, const struct unit_set *units, struct in_addr *ret,
+        struct err *err)
+{
+    _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
+    int r = net_dirs_open(state_dir, &d, err);
+
+    if (r < 0)
+        return r;
+    return lease_acquire_locked(&d, netunit, container, static_addr, units, ret, err);
+}
+
+int net_leases_acquire(const char *state_dir, const struct unit *c, const struct unit_set *units,
+        struct in_addr *ret_addrs, struct err *err)
+{
+    _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
+    _cleanup_free_ struct in_addr *addrs = NULL;
+    _cleanup_free_ bool *had = NULL;
+    size_t i;
+    int r;
+
+    if (c->n_networks == 0)
+        return 0;
+    r = net_dirs_open(state_dir, &d, err);
+    if (r < 0)
+        return r;
+    addrs = calloc(c->n_networks, sizeof(*addrs));
+    had = calloc(c->n_networks, sizeof(*had));
+    if (!addrs || !had)
+        return err_set(err, ENOMEM, "allocate addresses");
+    for (i = 0; i < c->n_networks; i++) {
+        const struct unit *nu = net_find_network(units, c->networks[i].name);
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *p = NULL;
+
+        if (!nu) {
+            r = err_setx(err, ENOENT, "network '%s' is not defined", c->networks[i].name);
+            goto undo;
+        }
+        p = strdup_printf("%s/%s", nu->name, c->name);
+        had[i] = p && faccessat(d.leases, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        r = lease_acquire_locked(&d, nu, c->name, c->networks[i].address, units, &addrs[i],
+                err);
+        if (r < 0)
+            goto undo;
+    }
+    memcpy(ret_addrs, addrs, c->n_networks * sizeof(*addrs));
+    return 0;
+undo:
+    /* leases this call created are dropped; those the container already held stay */
+    for (size_t j = 0; j < i; j++)
+        if (!had[j])
+            (void)lease_remove(d.leases, c->networks[j].name, c->name);
+    return err_wrap(err, "unit '%s'", c->name);
+}
+
+int net_lease_release(const char *state_dir, const char *network, const char *container,
+        struct err *err)
+{
+    _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
+    int r;
+
+    if (!valid_file_name(container) || !valid_file_name(network))
+        return err_setx(err, EINVAL, "invalid container or network name");
+    r = net_dirs_open(state_dir, &d, err);
+    if (r < 0)
+        return r;
+    r = lease_remove(d.leases, network, container);
+    if (r < 0)
+        return err_set(err, -r, "network '%s': remove lease of '%s'", network, container);
+    return 0;
+}
+
+/* ---- hosts files ---- */
+
+int net_hosts_render(const struct net_host_entry *e, size_t n, char **ret)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return -ENOMEM;
+    fputs("# generated by mgr; rewritten when containers join or leave the network\n"
+          "127.0.0.1\tlocalhost\n"
+          "::1\tlocalhost ip6-localhost ip6-loopback\n",
+            f);
+    for (size_t i = 0; i < n; i++) {
+        char a[INET_ADDRSTRLEN];
+        bool dup = false;
+
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = STREQ(e[j].name, e[i].name);
+        if (dup || !e[i].name)
+            continue;
+        inet_ntop(AF_INET, &e[i].addr, a, sizeof(a));
+        if (e[i].alias && !STREQ(e[i].alias, e[i].name))
+            fprintf(f, "%s\t%s %s\n", a, e[i].name, e[i].alias);
+        else
+            fprintf(f, "%s\t%s\n", a, e[i].name);
+    }
+    if (fclose(f) != 0 || !buf)
+        return -ENOMEM;
+    *ret = TAKE_PTR(buf);
+    return 0;
+}
+
+/* Writes data over dirfd/name in place: the file is bind-mounted into a running container,
+ * and a rename would leave the mount on the old inode. */
+static int write_in_place(int dirfd, const char *name, const char *data)
+{
+    _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+            0644);
+    size_t len = strlen(data), off = 0;
+
+    if (fd < 0)
+        return -errno;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        off += (size_t)w;
+    }
+    if (ftruncate(fd, (off_t)len) < 0)
+        return -errno;
+    return 0;
+}
+
+static const char *hostname_of(const struct unit_set *units, const char *name)
+{
+    const struct unit *u = units ? unit_set_find(units, name) : NULL;
+    return u && u->kind == UNIT_CONTAINER ? u->hostname : NULL;
+}
+
+/* Builds and writes the hosts file of container `name`: itself first (its address on its
+ * first network, per c's order if the unit is known), then everyone on its networks. */
+static int hosts_write_locked(const struct net_dirs *d, const char *name,
+        const struct unit_set *units)
+{
+    _cleanup_free_ struct net_host_entry *e = NULL;
+    _cleanup_free_ char *text = NULL;
+    _cleanup_close_ int hfd = -1;
+    struct lease_list all[16] = {{0}};
+    const struct unit *c = units ? unit_set_find(units, name) : NULL;
+    size_t n_nets = 0, n_e = 0, cap = 1;
+    bool have_self = false;
+    int r = 0;
+
+    if (!valid_file_name(name))
+        return -EINVAL;
+    /* the networks name is on: from the unit (declared order) or else from the lease dirs */
+    if (c && c->kind == UNIT_CONTAINER) {
+        for (size_t i = 0; i < c->n_networks && n_nets < ARRAY_SIZE(all); i++) {
+            r = leases_read(d->leases, c->networks[i].name, &all[n_nets]);
+            if (r < 0)
+                goto out;
+            if (lease_find(&all[n_nets], name))
+                n_nets++;
+            else
+                lease_list_clear(&all[n_nets]);
+        }
+    } else {
+        _cleanup_close_ int fd = dup(d->leases);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *de;
+        if (!dir) {
+            r = -errno;
+            goto out;
+        }
+        TAKE_FD(fd);
+        rewinddir(dir);
+        while ((de = readdir(dir)) && n_nets < ARRAY_SIZE(all)) {
+            if (skip_name(de->d_name))
+                continue;
+            if (leases_read(d->leases, de->d_name, &all[n_nets]) < 0)
+                continue;
+            if (lease_find(&all[n_nets], name))
+                n_nets++;
+            else
+                lease_list_clear(&all[n_nets]);
+        }
+        closedir(dir);
+    }
+    for (size_t i = 0; i < n_nets; i++)
+        cap += all[i].n;
+    e = calloc(cap, sizeof(*e));
+    if (!e) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n_nets && !have_self; i++) {
+        const struct lease *own = lease_find(&all[i], name);
+        e[n_e++] = (struct net_host_entry){own->addr, name, hostname_of(units, name)};
+        have_self = true;
+    }
+    if (!have_self) /* no network: the name still resolves, as on Debian */
+        e[n_e++] = (struct net_host_entry){{htonl(0x7f000101)}, name, hostname_of(units, name)};
+    for (size_t i = 0; i < n_nets; i++)
+        for (size_t j = 0; j < all[i].n; j++)
+            if (!STREQ(all[i].v[j].container, name))
+                e[n_e++] = (struct net_host_entry){all[i].v[j].addr, all[i].v[j].container,
+                        hostname_of(units, all[i].v[j].container)};
+    r = net_hosts_render(e, n_e, &text);
+    if (r < 0)
+        goto out;
+    hfd = open_subdir(d->hosts, name, true);
+    if (hfd < 0) {
+        r = hfd;
+        goto out;
+    }
+    r = write_in_place(hfd, "hosts", text);
+out:
+    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+        lease_list_clear(&all[i]);
+    return r;
+}
+
+/* resolv.conf: the unit's dns servers, else the host's file without loopback nameservers
+ * (a resolver on the host's 127.0.0.x is unreachable from a private network namespace). */
+static int resolv_render(const struct unit *c, char **ret)
+{
+    _cleanup_free_ char *host = NULL, *buf = NULL;
+    size_t len = 0, hlen = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return -ENOMEM;
+    fputs("# generated by mgr\n", f);
+    if (c && c->dns && c->dns[0]) {
+        for (char **s = c->dns; *s; s++)
+            fprintf(f, "nameserver %s\n", *s);
+    } else if (read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536, &host, &hlen) == 0) {
+        char *save = NULL;
+        for (char *line = strtok_r(host, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            const char *p = line + strspn(line, " \t");
+            if (strncmp(p, "nameserver", 10) == 0) {
+                const char *v = p + 10 + strspn(p + 10, " \t");
+                if (strncmp(v, "127.", 4) == 0 || strncmp(v, "::1", 3) == 0)
+                    continue;
+            }
+            fprintf(f, "%s\n", line);
+        }
+    }
+    if (fclose(f) != 0 || !buf)
+        return -ENOMEM;
+    *ret = TAKE_PTR(buf);
+    return 0;
+}
+
+int net_hosts_paths(const char *state_dir, const char *container, char **ret_hosts,
+        char **ret_resolv)
+{
+    _cleanup_free_ char *h = strdup_printf("%s/net/hosts/%s/hosts", state_dir, container);
+    _cleanup_free_ char *rs = strdup_printf("%s/net/hosts/%s/resolv.conf", state_dir, container);
+
+    if (!h || !rs)
+        return -ENOMEM;
+    *ret_hosts = TAKE_PTR(h);
+    *ret_resolv = TAKE_PTR(rs);
+    return 0;
+}
+
+int net_hosts_write(const char *state_dir, const struct unit *c, const struct unit_set *units,
+        struct err *err)
+{
+    _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
+    _cleanup_free_ char *resolv = NULL;
+    _cleanup_close_ int hfd = -1;
+    int r;
+
+    r = net_dirs_open(state_dir, &d, err);
+    if (r < 0)
+        return r;
+    if (!valid_file_name(c->name))
+        return err_setx(err, EINVAL, "invalid container name '%s'", c->name);
+    hfd = open_subdir(d.hosts, c->name, true);
+    if (hfd < 0)
+        return err_set(err, -hfd, "unit '%s': create hosts directory", c->name);
+    r = resolv_render(c, &resolv);
+    if (r < 0)
+        return err_set(err, -r, "unit '%s': render resolv.conf", c->name);
+    r = write_in_place(hfd, "resolv.conf", resolv);
+    if (r < 0)
+        return err_set(err, -r, "unit '%s': write resolv.conf", c->name);
+    /* every member's view changes when c joins: rewrite all of them, c included */
+    for (size_t i = 0; i < c->n_networks; i++) {
+        _cleanup_(lease_list_clear) struct lease_list l = {0};
+        if (leases_read(d.leases, c->networks[i].name, &l) < 0)
+            continue;
+        for (size_t j = 0; j < l.n; j++) {
+            if (STREQ(l.v[j].container, c->name))
+                continue;
+            if (faccessat(d.hosts, l.v[j].container, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                continue; /* never started: no hosts file to update */
+            r = hosts_write_locked(&d, l.v[j].container, units);
+            if (r < 0)
+                log_debug("net: rewrite hosts of '%s': %s, ignoring", l.v[j].container,
+                        strerror(-r));
+        }
+    }
+    r = hosts_write_locked(&d, c->name, units);
+    if (r < 0)
+        return err_set(err, -r, "unit '%s': write hosts file", c->name);
+    return 0;
+}
+
+static int hosts_refresh_locked(const struct net_dirs *d, const struct unit_set *units)
+{
+    _cleanup_close_ int fd = dup(d->hosts);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    int r = 0;
+
+    if (!dir)
+        return -errno;
+    TAKE_FD(fd);
+    rewinddir(dir);
+    while ((de = readdir(dir))) {
+        int q;
+        if (skip_name(de->d_name))
+            continue;
+        q = hosts_write_locked(d, de->d_name, units);
+        if (q < 0 && r == 0)
+            r = q;
+    }
+    closedir(dir);
+    return r;
+}
+
+int net_hosts_refresh(const char *state_dir, const struct unit_set *units, struct err *err)
+{
+    _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
+    int r = net_dirs_open(state_dir, &d, err);
+
+    if (r < 0)
+        return r;
+    r = hosts_refresh_locked(&d, units);
+    if (r < 0)
+        return err_set(err, -r, "rewrite hosts files");
+    return 0;
+}
+
+/* Removes every lease of container (all networks). Returns the number removed. */
+static int leases_remove_all(const struct net_dirs *d, const char *container)
+{
+    _cleanup_close_ int fd = dup(d->leases);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    int n = 0;
+
+    if (!dir)
+        return -errno;
+    TAKE_FD(fd);
+    rewinddir(dir);
+    while ((de = readdir(dir))) {
+        if (skip_name(de->d_name))
+            continue;
+        if (lease_remove(d->leases, de->d_name, container) > 0)
+            n++;
+    }
+    closedir(dir);
+    return n;
+}
+
+int net_unwire(const char *state_dir, const char *container, const struct unit_set *units,
+        struct err *err)
+{
+    _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
+    int r;
+
+    if (!valid_file_name(container))
+        return err_setx(err, EINVAL, "invalid container name");
+    r = net_dirs_open(state_dir, &d, err);
+    if (r < 0)
+        return r;
+    r = leases_remove_all(&d, container);
+    if (r < 0)
+        return err_set(err, -r, "unit '%s': release leases", container);
+    r = rm_rf_at(d.hosts, container);
+    if (r < 0)
+        return err_set(err, -r, "unit '%s': remove hosts files", container);
+    r = hosts_refresh_locked(&d, units);
+    if (r < 0)
+        return err_set(err, -r, "rewrite hosts files");
+    return 0;
+}
+
+static bool still_declared(const struct unit_set *units, const char *network,
+        const char *container)
+{
+    const struct unit *c = units ? unit_set_find(units, container) : NULL;
+
+    if (!net_find_network(units, network) || !c || c->kind != UNIT_CONTAINER)
+        return false;
+    for (size_t i = 0; i < c->n_networks; i++)
+        if (STREQ(c->networks[i].name, network))
+            return true;
+    return false;
+}
+
+int net_lease_gc(const char *state_dir, const struct unit_set *units, struct err *err)
+{
+    _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
+    _cleanup_close_ int fd = -1;
+    DIR *dir;
+    struct dirent *de;
+    int r, n = 0;
+
+    r = net_dirs_open(state_dir, &d, err);
+    if (r < 0)
+        return r;
+    fd = dup(d.leases);
+    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir)
+        return err_set(err, errno, "list leases");
+    TAKE_FD(fd);
+    rewinddir(dir);
+    while ((de = readdir(dir))) {
+        _cleanup_(lease_list_clear) struct lease_list l = {0};
+        if (skip_name(de->d_name))
+            continue;
+        if (leases_read(d.leases, de->d_name, &l) < 0)
+            continue;
+        for (size_t i = 0; i < l.n; i++)
+            if (!still_declared(units, de->d_name, l.v[i].container) &&
+                    lease_remove(d.leases, de->d_name, l.v[i].container) > 0)
+                n++;
+    }
+    closedir(dir);
+
+    fd = dup(d.hosts);
+    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir)
+        return err_set(err, errno, "list hosts files");
+    TAKE_FD(fd);
+    rewinddir(dir);
+    while ((de = readdir(dir))) {
+        const struct unit *c;
+        if (skip_name(de->d_name))
+            continue;
+        c = units ? unit_set_find(units, de->d_name) : NULL;
+        if (!c || c->kind != UNIT_CONTAINER)
+            (void)rm_rf_at(d.hosts, de->d_name);
+    }
+    closedir(dir);
+    if (n > 0)
+        (void)hosts_refresh_locked(&d, units);
+    return n;
+}
