@@ -662,19 +662,83 @@ undo_veths:
     return err_wrap(err, "unit '%s': wire network", c->name);
 }
 
-int net_lo_up(int netns_fd, struct err *err)
+static int lo_up_in(int self_fd, int netns_fd, struct err *err)
 {
-    _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     _cleanup_nl_sock_ struct nl_sock *sk = NULL;
     int r;
 
-    if (self < 0)
-        return err_set(err, errno, "open /proc/thread-self/ns/net");
-    r = sock_open_in(self, netns_fd, &sk, err);
+    r = sock_open_in(self_fd, netns_fd, &sk, err);
     if (r < 0)
         return r;
     r = link_set_up(sk, 1);
     if (r < 0)
         return err_set(err, -r, "bring up lo");
     return 0;
+}
+
+int net_lo_up(int netns_fd, struct err *err)
+{
+    _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+
+    if (self < 0)
+        return err_set(err, errno, "open /proc/thread-self/ns/net");
+    return lo_up_in(self, netns_fd, err);
+}
+
+int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct err *err)
+{
+    struct in_addr addrs[8];
+    int r;
+
+    switch (c->ns[NS_NET].mode) {
+    case NS_HOST:
+    case NS_CONTAINER:
+        return 0;
+    case NS_NONE:
+        r = lo_up_in(ctx->self_netns_fd, netns_fd, err);
+        break;
+    case NS_PRIVATE:
+    default:
+        if (c->n_networks == 0) {
+            r = lo_up_in(ctx->self_netns_fd, netns_fd, err);
+            break;
+        }
+        if (c->n_networks > ARRAY_SIZE(addrs))
+            return err_setx(err, E2BIG, "unit '%s': at most %zu networks", c->name,
+                    ARRAY_SIZE(addrs));
+        if (!ctx->state_dir)
+            return err_setx(err, EINVAL, "unit '%s': no state directory for leases", c->name);
+        r = net_leases_acquire(ctx->state_dir, c, ctx->units, addrs, err);
+        if (r < 0)
+            return r;
+        r = net_wire(ctx, c, ctx->units, netns_fd, addrs, err);
+        break;
+    }
+    if (r < 0)
+        return r;
+    if (ctx->state_dir)
+        return net_hosts_write(ctx->state_dir, c, ctx->units, err);
+    return 0;
+}
+
+int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_hosts,
+        char **ret_resolv)
+{
+    const char *owner = c->name;
+
+    switch (c->ns[NS_NET].mode) {
+    case NS_HOST:
+        *ret_hosts = *ret_resolv = NULL;
+        return 0;
+    case NS_CONTAINER:
+        owner = c->ns[NS_NET].target;
+        break;
+    default:
+        break;
+    }
+    if (!ctx->state_dir || !owner) {
+        *ret_hosts = *ret_resolv = NULL;
+        return 0;
+    }
+    return net_hosts_paths(ctx->state_dir, owner, ret_hosts, ret_resolv);
 }

@@ -18,10 +18,13 @@
 
 struct nl_sock;
 
-/* Netlink handles of the calling process. */
+/* Netlink handles of the calling process, plus what net_setup() needs to know. */
 struct net_ctx {
     struct nl_sock *sk; /* NETLINK_ROUTE socket in mgr's own network namespace */
     int self_netns_fd;  /* mgr's network namespace, to return to after entering a container's */
+    /* Set by the caller after net_open() (borrowed; used by net_setup/net_bind_files): */
+    const char *state_dir;        /* mgr's persistent root (leases, hosts files) */
+    const struct unit_set *units; /* all units, to find network units and other containers */
 };
 
 /* Opens the rtnetlink socket. ctx is zeroed first; net_close() is safe after failure. */
@@ -96,6 +99,17 @@ int net_lo_up(int netns_fd, struct err *err);
  * destruction removes them asynchronously (an explicit delete costs an RCU grace period). */
 int net_unwire(const char *state_dir, const char *container, const struct unit_set *units,
         struct err *err);
+
+/* The runtime's one call, from the parent after clone while the child waits, with the
+ * child's /proc/PID/ns/net fd. By c->ns[NS_NET].mode: private with networks -> leases,
+ * net_wire and hosts files; private without networks and none -> lo up and hosts files;
+ * host and container:NAME -> nothing. Needs ctx->state_dir and ctx->units. */
+int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct err *err);
+/* Files the runtime bind-mounts over /etc/hosts and /etc/resolv.conf (caller frees), or both
+ * NULL when none (net: host keeps the host's files; container:NAME gets NAME's). They exist
+ * once net_setup() returned. Returns 0 or -ENOMEM. */
+int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_hosts,
+        char **ret_resolv);
 
 /* ---- /etc/hosts and /etc/resolv.conf ---- */
 

@@ -187,6 +187,8 @@ int main(int argc, char **argv)
             attach(argv[++i]);
         else if (STREQ(argv[i], "-h"))
             ctr->hostname = strdup(argv[++i]);
+        else if (STREQ(argv[i], "-m"))
+            ctr->ns[NS_NET].mode = STREQ(argv[++i], "none") ? NS_NONE : NS_PRIVATE;
         else if (STREQ(argv[i], "--dns"))
             strv_push(&dns, argv[++i]);
         else
@@ -238,14 +240,13 @@ int main(int argc, char **argv)
             perror(argv[i + 1]);
             return 1;
         }
-        if (net_leases_acquire(state, ctr, &set, addrs, &e) < 0)
+        /* the runtime's path: net_setup() does leases, wiring (or lo) and hosts files */
+        ctx.state_dir = state;
+        ctx.units = &set;
+        if (net_setup(&ctx, ctr, fd, &e) < 0)
+            die("setup", &e);
+        if (net_leases_acquire(state, ctr, &set, addrs, &e) < 0) /* idempotent: same ones */
             die("lease", &e);
-        if (ctr->n_networks > 0 && net_wire(&ctx, ctr, &set, fd, addrs, &e) < 0)
-            die("wire", &e);
-        if (ctr->n_networks == 0 && net_lo_up(fd, &e) < 0)
-            die("lo", &e);
-        if (net_hosts_write(state, ctr, &set, &e) < 0)
-            die("hosts", &e);
         for (size_t k = 0; k < ctr->n_networks; k++)
             printf("%s %s\n", ctr->networks[k].name, inet_ntop(AF_INET, &addrs[k], a, sizeof(a)));
     } else if (STREQ(cmd, "lo") && i + 1 < argc) {
