@@ -150,8 +150,12 @@ static const uint64_t sf_personality_ok[] = {0x0, 0x8, 0x20000, 0x20008, 0xfffff
 
 /* ---- compiling rules ---- */
 
+/* The native arch and the sub-arches (x86, x32) are built as two filters and merged at
+ * export: rules by syscall number (the ENOSYS stub below) only make sense for the native
+ * arch, and libseccomp merges filters only when their arches do not overlap. */
 struct sf_builder {
-    scmp_filter_ctx ctx;
+    scmp_filter_ctx ctx;     /* native arch */
+    scmp_filter_ctx ctx_sub; /* other arches, NULL when none */
     uint32_t default_action;
     const char *origin;
     char **warnings;
@@ -169,6 +173,21 @@ static void sf_warn(struct sf_builder *b, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     (void)strv_push(&b->warnings, buf);
+}
+
+static int sf_add_one(scmp_filter_ctx ctx, const struct sf_rule *rule, int nr, bool same_index,
+        const struct scmp_arg_cmp *cmp)
+{
+    int r = 0;
+
+    if (same_index) {
+        /* Docker's semantics: several conditions on one argument mean "any of them";
+         * libseccomp ANDs the conditions of one rule, so add one rule per condition. */
+        for (size_t i = 0; i < rule->n_args && r == 0; i++)
+            r = seccomp_rule_add_array(ctx, rule->action, nr, 1, &cmp[i]);
+        return r;
+    }
+    return seccomp_rule_add_array(ctx, rule->action, nr, (unsigned)rule->n_args, cmp);
 }
 
 /* Adds one rule for every name. Names this libseccomp does not know are warnings (strict)
@@ -199,14 +218,9 @@ static int sf_add_rule(struct sf_builder *b, const struct sf_rule *rule, bool st
         /* The kernel rejects a rule that is the default action anyway: nothing to add. */
         if (rule->action == b->default_action)
             continue;
-        if (same_index) {
-            /* Docker's semantics: several conditions on one argument mean "any of them";
-             * libseccomp ANDs the conditions of one rule, so add one rule per condition. */
-            r = 0;
-            for (size_t i = 0; i < rule->n_args && r == 0; i++)
-                r = seccomp_rule_add_array(b->ctx, rule->action, nr, 1, &cmp[i]);
-        } else
-            r = seccomp_rule_add_array(b->ctx, rule->action, nr, (unsigned)rule->n_args, cmp);
+        r = sf_add_one(b->ctx, rule, nr, same_index, cmp);
+        if (r >= 0 && b->ctx_sub)
+            r = sf_add_one(b->ctx_sub, rule, nr, same_index, cmp);
         if (r == -ENOMEM)
             return err_set(err, ENOMEM, "%s: add rule for '%s'", b->origin, name);
         if (r < 0 && strict)
@@ -216,18 +230,27 @@ static int sf_add_rule(struct sf_builder *b, const struct sf_rule *rule, bool st
     return 0;
 }
 
+static scmp_filter_ctx sf_ctx_new(uint32_t default_action)
+{
+    scmp_filter_ctx ctx = seccomp_init(default_action);
+
+    if (!ctx)
+        return NULL;
+    /* A binary tree of syscall numbers keeps the per-syscall cost low with ~350 rules. */
+    (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+    /* The child sets no_new_privs itself (or keeps CAP_SYS_ADMIN); the exported program
+     * carries no such attribute anyway. */
+    (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    return ctx;
+}
+
 static int sf_builder_init(struct sf_builder *b, uint32_t default_action, const char *origin,
         struct err *err)
 {
     *b = (struct sf_builder){.default_action = default_action, .origin = origin};
-    b->ctx = seccomp_init(default_action);
+    b->ctx = sf_ctx_new(default_action);
     if (!b->ctx)
         return err_setx(err, EINVAL, "%s: seccomp_init failed (bad default action?)", origin);
-    /* A binary tree of syscall numbers keeps the per-syscall cost low with ~350 rules. */
-    (void)seccomp_attr_set(b->ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    /* The child sets no_new_privs itself (or keeps CAP_SYS_ADMIN); the exported program
-     * carries no such attribute anyway. */
-    (void)seccomp_attr_set(b->ctx, SCMP_FLTATR_CTL_NNP, 0);
     return 0;
 }
 
@@ -235,14 +258,27 @@ static void sf_builder_done(struct sf_builder *b)
 {
     if (b->ctx)
         seccomp_release(b->ctx);
-    b->ctx = NULL;
+    if (b->ctx_sub)
+        seccomp_release(b->ctx_sub);
+    b->ctx = b->ctx_sub = NULL;
     b->warnings = strv_free(b->warnings);
 }
 
 static int sf_add_arch(struct sf_builder *b, uint32_t arch, bool strict, struct err *err)
 {
-    int r = seccomp_arch_add(b->ctx, arch);
+    int r;
 
+    if (arch == seccomp_arch_native())
+        return 0;
+    if (!b->ctx_sub) {
+        b->ctx_sub = sf_ctx_new(b->default_action);
+        if (!b->ctx_sub)
+            return err_set(err, ENOMEM, "%s: seccomp_init", b->origin);
+        r = seccomp_arch_remove(b->ctx_sub, SCMP_ARCH_NATIVE);
+        if (r < 0)
+            return err_set(err, -r, "%s: seccomp_arch_remove", b->origin);
+    }
+    r = seccomp_arch_add(b->ctx_sub, arch);
     if (r == -EEXIST || r == 0)
         return 0;
     if (r == -ENOMEM)
@@ -269,6 +305,37 @@ static int sf_add_native_family(struct sf_builder *b, struct err *err)
     return r;
 }
 
+/* Syscalls newer than this libseccomp (and than any profile written for it) get ENOSYS, not
+ * the default EPERM: programs and libcs probe new syscalls (fchmodat2, statmount, ...) and
+ * fall back only on ENOSYS. runc and crun do the same with a BPF stub; here they are plain
+ * rules by number on the native arch, from the first number this libseccomp cannot name up
+ * to SF_ENOSYS_SPAN past it. Not done when the default action allows anyway. */
+#define SF_ENOSYS_SPAN 64
+
+static int sf_add_enosys_stub(struct sf_builder *b, struct err *err)
+{
+    uint32_t native = seccomp_arch_native();
+    int last = -1;
+
+    if (b->default_action == SCMP_ACT_ALLOW || b->default_action == SCMP_ACT_LOG ||
+            b->default_action == SCMP_ACT_ERRNO(ENOSYS))
+        return 0;
+    for (int nr = 0; nr < 1024; nr++) {
+        char *name = seccomp_syscall_resolve_num_arch(native, nr);
+        if (name)
+            last = nr;
+        free(name);
+    }
+    if (last < 0)
+        return 0;
+    for (int nr = last + 1; nr <= last + SF_ENOSYS_SPAN; nr++) {
+        int r = seccomp_rule_add(b->ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+        if (r == -ENOMEM)
+            return err_set(err, ENOMEM, "%s: add ENOSYS rule", b->origin);
+    }
+    return 0;
+}
+
 static int sf_export(struct sf_builder *b, struct secfilter *ret, struct err *err)
 {
     _cleanup_close_ int fd = -1;
@@ -276,6 +343,16 @@ static int sf_export(struct sf_builder *b, struct secfilter *ret, struct err *er
     struct sock_filter *insns;
     int r;
 
+    r = sf_add_enosys_stub(b, err);
+    if (r < 0)
+        return r;
+    if (b->ctx_sub) {
+        /* Rules were added to both before the merge; an arch without rules is fine. */
+        r = seccomp_merge(b->ctx, b->ctx_sub);
+        if (r < 0)
+            return err_set(err, -r, "%s: merge sub-architecture filter", b->origin);
+        b->ctx_sub = NULL; /* consumed by the merge */
+    }
     /* libseccomp 2.5 exports only to an fd: use an anonymous memory file. */
     fd = memfd_create("mgr-seccomp", MFD_CLOEXEC);
     if (fd < 0)
