@@ -1917,7 +1917,26 @@ int unit_parse_buffer(const char *path, const char *buf, size_t len, struct unit
                     u->name, UNIT_NAME_MAX);
     }
     if (u->kind == UNIT_NETWORK) {
-        expect_map(&c, root, "", network_keys);
+        /* Container keys in a network unit get a precise message, not "unknown key". */
+        for (size_t i = 0; i < root->n; i++) {
+            const struct ynode *k = root->items[2 * i];
+            bool is_net = false, is_ctr = false;
+            for (size_t j = 0; k->type == YN_SCALAR && network_keys[j]; j++)
+                is_net = is_net || STREQ(network_keys[j], k->str);
+            for (size_t j = 0; k->type == YN_SCALAR && container_keys[j]; j++)
+                is_ctr = is_ctr || STREQ(container_keys[j], k->str);
+            if (is_ctr && !is_net)
+                perr(&c, k, "key '%s' applies to kind: container, not to kind: network", k->str);
+            else if (!is_net && k->type == YN_SCALAR) {
+                const char *sug = suggest(k->str, network_keys);
+                if (sug)
+                    perr(&c, k, "unknown key '%.64s'; did you mean '%s'?", k->str, sug);
+                else
+                    perr(&c, k, "unknown key '%.64s' (a network unit has: kind, name, bridge, "
+                                "subnet, gateway)",
+                            k->str);
+            }
+        }
         parse_network_unit(&c, root);
     } else {
         /* Point at container-only keys in a network unit and vice versa precisely. */
