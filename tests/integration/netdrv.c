@@ -160,6 +160,10 @@ static int cmd_bench(struct net_ctx *ctx, int n)
     qsort(lease, (size_t)n, sizeof(*lease), cmp_u64);
     printf("wire_us %.1f\nlease_us %.1f\n", (double)wire[n / 2] / 1000.0,
             (double)lease[n / 2] / 1000.0);
+    free(wire);
+    free(lease);
+    if (ctr->name != base)
+        free(base);
     return 0;
 }
 
