@@ -67,15 +67,22 @@ static bool sec_ns_private(const struct unit *u, enum ns_type t)
     return u->ns[t].mode == NS_PRIVATE || (t == NS_NET && u->ns[t].mode == NS_NONE);
 }
 
-int sec_check_sysctl_key(const struct unit *u, const char *key, struct err *err)
+int sec_check_sysctl_key(const struct unit *u, const char *key_in, struct err *err)
 {
-    size_t n = key ? strlen(key) : 0;
+    size_t n = key_in ? strlen(key_in) : 0;
+    char key[256];
 
-    if (n == 0 || n > 200 || key[0] == '.' || key[n - 1] == '.' || strstr(key, ".."))
-        return err_setx(err, EINVAL, "sysctl: invalid key '%s'", key ? key : "");
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)key[i]) && !strchr("._-", key[i]))
-            return err_setx(err, EINVAL, "sysctl: invalid key '%s'", key);
+    /* Both "net.ipv4.ip_forward" and "net/ipv4/ip_forward" (the latter can name interfaces
+     * with dots, as sysctl(8) does); checked in the dotted form. */
+    if (n == 0 || n >= sizeof(key) || strchr("./", key_in[0]) || strchr("./", key_in[n - 1]) ||
+            strstr(key_in, "..") || strstr(key_in, "//") || strstr(key_in, "/.") ||
+            strstr(key_in, "./"))
+        return err_setx(err, EINVAL, "sysctl: invalid key '%s'", key_in ? key_in : "");
+    for (size_t i = 0; i <= n; i++) {
+        if (key_in[i] && !isalnum((unsigned char)key_in[i]) && !strchr("._-/", key_in[i]))
+            return err_setx(err, EINVAL, "sysctl: invalid key '%s'", key_in);
+        key[i] = key_in[i] == '/' ? '.' : key_in[i];
+    }
 
     if (strncmp(key, "net.", 4) == 0) {
         if (!sec_ns_private(u, NS_NET))
@@ -206,9 +213,10 @@ static int sec_prepare_sysctl(struct sec_plan *p, const struct unit *u, struct e
         p->n_sysctl = i + 1;
         if (!s->key || !s->path || !s->value)
             return err_set(err, ENOMEM, "sysctl");
-        for (char *c = s->path; *c; c++)
-            if (*c == '.')
-                *c = '/';
+        if (!strchr(s->path, '/'))
+            for (char *c = s->path; *c; c++)
+                if (*c == '.')
+                    *c = '/';
     }
     return 0;
 }

@@ -30,7 +30,10 @@ static int test_sysctl_keys(void)
     CHECK_INT(sec_check_sysctl_key(&u, "kernel.semx", &e), -EPERM);
     CHECK_INT(sec_check_sysctl_key(&u, "net..x", &e), -EINVAL);
     CHECK_INT(sec_check_sysctl_key(&u, "net/../../x", &e), -EINVAL);
-    CHECK_INT(sec_check_sysctl_key(&u, "net.ipv4/x", &e), -EINVAL);
+    CHECK_INT(sec_check_sysctl_key(&u, "net/ipv4/conf/eth0.1/rp_filter", &e), 0);
+    CHECK_INT(sec_check_sysctl_key(&u, "kernel/panic", &e), -EPERM);
+    CHECK_INT(sec_check_sysctl_key(&u, "/net/x", &e), -EINVAL);
+    CHECK_INT(sec_check_sysctl_key(&u, "net/./x", &e), -EINVAL);
     CHECK_INT(sec_check_sysctl_key(&u, "", &e), -EINVAL);
 
     u.ns[NS_NET].mode = NS_HOST;
@@ -52,19 +55,21 @@ static int test_sysctl_keys(void)
 static int test_plan_sysctl(void)
 {
     struct unit u = {.name = "mgrt"};
-    struct kv kv[] = {{"net.ipv4.ip_unprivileged_port_start", "80"}, {"kernel.panic", "1"}};
+    struct kv kv[] = {{"net.ipv4.ip_unprivileged_port_start", "80"},
+            {"net/ipv4/conf/eth0.1/rp_filter", "1"}, {"kernel.panic", "1"}};
     struct sec_plan *p = NULL;
     struct err e = {0};
 
     u.sec.seccomp = SECCOMP_UNCONFINED;
     u.sec.sysctl = kv;
-    u.sec.n_sysctl = 1;
+    u.sec.n_sysctl = 2;
     CHECK_INT(sec_prepare(&u, &p, &e), 0);
-    CHECK_INT(p->n_sysctl, 1);
+    CHECK_INT(p->n_sysctl, 2);
     CHECK_STR(p->sysctl[0].path, "net/ipv4/ip_unprivileged_port_start");
     CHECK_STR(p->sysctl[0].value, "80");
+    CHECK_STR(p->sysctl[1].path, "net/ipv4/conf/eth0.1/rp_filter");
     p = sec_plan_free(p);
-    u.sec.n_sysctl = 2;
+    u.sec.n_sysctl = 3;
     CHECK_INT(sec_prepare(&u, &p, &e), -EPERM);
     CHECK(p == NULL);
     CHECK(strncmp(e.msg, "unit 'mgrt': sysctl 'kernel.panic'", 34) == 0);
