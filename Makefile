@@ -58,6 +58,12 @@ $(PAYLOAD): tests/integration/payload.c
 	$(CC) -std=gnu11 -O2 -static -Wall -o $@ $<
 payload: $(PAYLOAD)
 
+# Static helper of the security tests (tests/integration/30-security*.sh), packed into rootfs.
+SECTEST := $(B)/tests/sectest
+$(SECTEST): tests/integration/sectest.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -static -Wall -o $@ $<
+
 # The main job: install mgr, build the busybox image, bring up examples/hello (as root).
 hello: all
 	$(MAKE) install
@@ -70,14 +76,14 @@ deps:
 
 # The whole suite: unit tests (also under ASan/UBSan), integration tests as root, the VM test.
 # Ends with one line "N passed, N failed, N skipped"; exits non-zero on any failure.
-test: all $(UNIT_TESTS) $(if $(wildcard tests/integration/payload.c),$(PAYLOAD))
+test: all $(UNIT_TESTS) $(if $(wildcard tests/integration/payload.c),$(PAYLOAD)) $(SECTEST)
 	$(MAKE) B=build-asan WERROR=$(WERROR) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" asan-build
 	B=$(B) ASAN_B=build-asan tests/run.sh all
 
 check-unit: $(UNIT_TESTS)
 	B=$(B) tests/run.sh unit
 
-check-integration: all $(if $(wildcard tests/integration/payload.c),$(PAYLOAD))
+check-integration: all $(if $(wildcard tests/integration/payload.c),$(PAYLOAD)) $(SECTEST)
 	B=$(B) tests/run.sh integration
 
 check-vm: all
