@@ -114,8 +114,8 @@ int cg_dev_rule_format(const struct cg_dev_rule *r, char *buf, size_t len)
 int cg_dev_bpf_program(const struct cg_dev_rule *rules, size_t n, struct bpf_insn **ret,
         size_t *ret_n)
 {
-    /* prologue 6 + at most 7 per rule + epilogue 2 */
-    struct bpf_insn *p = calloc(6 + 7 * n + 2, sizeof(*p));
+    /* prologue 6 + at most 8 per rule + epilogue 2 */
+    struct bpf_insn *p = calloc(6 + 8 * n + 2, sizeof(*p));
     if (!p)
         return -ENOMEM;
     size_t k = 0;
@@ -128,7 +128,7 @@ int cg_dev_bpf_program(const struct cg_dev_rule *rules, size_t n, struct bpf_ins
     p[k++] = LDX_W(BPF_REG_5, BPF_REG_1, 8);  /* r5 = minor */
     for (size_t i = 0; i < n; i++) {
         const struct cg_dev_rule *r = &rules[i];
-        struct bpf_insn blk[7];
+        struct bpf_insn blk[8];
         size_t b = 0;
         int jumps[4], nj = 0;
         if (r->type == 'c' || r->type == 'b') {
