@@ -1,10 +1,242 @@
-/* Placeholder until the owning issue lands: refuses clearly instead of pretending. */
+/* mgr image import|ls|inspect|rm|gc: the image store from the command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
 #include "cmd.h"
+#include "../core/image.h"
 #include "../core/log.h"
+#include "../core/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: mgr image COMMAND [ARGS...]\n\n"
+            "Commands:\n"
+            "  import SOURCE [--name NAME[:TAG]] [--max-layer-size SIZE] [--max-entries N]\n"
+            "                 import oci:DIR[:TAG], docker-archive:FILE or tar:FILE\n"
+            "  ls [--json]    list stored images (name, id, size, layers, created)\n"
+            "  inspect NAME   print an image's record as JSON\n"
+            "  rm NAME...     remove names (an id removes the image record)\n"
+            "  gc             remove layers that no image and no container uses\n\n"
+            "Progress is shown on a terminal; --quiet hides it.\n");
+}
+
+static void human(uint64_t b, char *buf, size_t len)
+{
+    static const char *u[] = {"B", "KB", "MB", "GB", "TB"};
+    double v = (double)b;
+    unsigned i = 0;
+    while (v >= 1000 && i < 4)
+        v /= 1000, i++;
+    snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static void progress(const struct image_progress *p, void *ud)
+{
+    uint64_t *last = ud;
+    uint64_t now = now_ms();
+    if (!p->done && now - *last < 100)
+        return;
+    *last = now;
+    char done[32], total[32];
+    human(p->total_done, done, sizeof(done));
+    human(p->total_size, total, sizeof(total));
+    fprintf(stderr, "\r\033[Klayer %zu/%zu %s  %s / %s", p->layer + 1, p->n_layers,
+            p->cached ? "(stored)" : p->done ? "done" : "...", done, total);
+    if (p->done && p->layer + 1 == p->n_layers)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static int do_import(struct mgr_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"name", required_argument, NULL, 'n'},
+            {"quiet", no_argument, NULL, 'q'},
+            {"max-layer-size", required_argument, NULL, 'S'},
+            {"max-entries", required_argument, NULL, 'E'},
+            {0},
+    };
+    const char *name = NULL;
+    bool quiet = !isatty(STDERR_FILENO);
+    struct image_opts io = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "n:q", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': name = optarg; break;
+        case 'q': quiet = true; break;
+        case 'S':
+            if (parse_size(optarg, &io.max_layer_bytes) < 0 || io.max_layer_bytes == 0) {
+                log_error("invalid --max-layer-size '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'E':
+            if (parse_uint64(optarg, &io.max_layer_entries) < 0 || io.max_layer_entries == 0) {
+                log_error("invalid --max-entries '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    uint64_t last = 0;
+    if (!quiet) {
+        io.progress = progress;
+        io.userdata = &last;
+    }
+    struct err err = {0};
+    struct image_info *info = NULL;
+    uint64_t t0 = now_ms();
+    if (image_import(ctx->root, argv[optind], name, &io, &info, &err) < 0) {
+        if (!quiet)
+            fputc('\n', stderr);
+        log_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    printf("%s\n", info->id);
+    if (!quiet)
+        fprintf(stderr, "imported %s%s%s (%zu layers) in %" PRIu64 " ms\n",
+                info->name ? info->name : "", info->name ? " " : "", info->id,
+                strv_len(info->layers), now_ms() - t0);
+    image_info_free(info);
+    return EXIT_OK;
+}
+
+static int do_ls(struct mgr_ctx *ctx, int argc, char **argv)
+{
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (STREQ(argv[i], "--json")) {
+            json = true;
+        } else {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    struct err err = {0};
+    json_t *arr = NULL;
+    if (image_list(ctx->root, &arr, &err) < 0) {
+        log_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (json) {
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(arr);
+        return EXIT_OK;
+    }
+    printf("%-32s %-12s %10s %6s  %s\n", "NAME", "ID", "SIZE", "LAYERS", "CREATED");
+    size_t i;
+    json_t *im;
+    json_array_foreach(arr, i, im) {
+        const char *id = json_string_value(json_object_get(im, "id"));
+        const char *created = json_string_value(json_object_get(im, "created"));
+        char size[32];
+        human((uint64_t)json_integer_value(json_object_get(im, "size")), size, sizeof(size));
+        json_t *names = json_object_get(im, "names");
+        size_t k, nn = json_array_size(names);
+        json_t *n;
+        for (k = 0; k < (nn ? nn : 1); k++) {
+            n = json_array_get(names, k);
+            printf("%-32s %-12.12s %10s %6" JSON_INTEGER_FORMAT "  %.19s\n",
+                    n ? json_string_value(n) : "<none>", id ? id : "?", size,
+                    json_integer_value(json_object_get(im, "layers")), created ? created : "");
+        }
+    }
+    json_decref(arr);
+    return EXIT_OK;
+}
+
+static int do_inspect(struct mgr_ctx *ctx, int argc, char **argv)
+{
+    if (argc != 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct err err = {0};
+    json_t *rec = NULL;
+    if (image_inspect(ctx->root, argv[1], &rec, &err) < 0) {
+        log_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    json_dumpf(rec, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+    putchar('\n');
+    json_decref(rec);
+    return EXIT_OK;
+}
+
+static int do_rm(struct mgr_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    int rc = EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        struct err err = {0};
+        if (image_remove(ctx->root, argv[i], &err) < 0) {
+            log_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        }
+    }
+    return rc;
+}
+
+static int do_gc(struct mgr_ctx *ctx, int argc, char **argv)
+{
+    if (argc != 1) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct err err = {0};
+    uint64_t freed = 0;
+    int n = image_gc(ctx->root, NULL, &freed, &err);
+    if (n < 0) {
+        log_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    char f[32];
+    human(freed, f, sizeof(f));
+    printf("removed %d layer%s, %s freed\n", n, n == 1 ? "" : "s", f);
+    return EXIT_OK;
+}
 
 int cmd_image(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    (void)ctx, (void)argc;
-    log_error("'%s' is not implemented yet", argv[0]);
-    return EXIT_FAIL;
+    if (argc < 2 || STREQ(argv[1], "-h") || STREQ(argv[1], "--help") || STREQ(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (cmd_wants_help(argc - 1, argv + 1)) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const char *sub = argv[1];
+    argc--, argv++;
+    optind = 0;
+    if (STREQ(sub, "import"))
+        return do_import(ctx, argc, argv);
+    if (STREQ(sub, "ls") || STREQ(sub, "list"))
+        return do_ls(ctx, argc, argv);
+    if (STREQ(sub, "inspect"))
+        return do_inspect(ctx, argc, argv);
+    if (STREQ(sub, "rm") || STREQ(sub, "remove"))
+        return do_rm(ctx, argc, argv);
+    if (STREQ(sub, "gc"))
+        return do_gc(ctx, argc, argv);
+    log_error("unknown image command '%s' (see 'mgr image --help')", sub);
+    return EXIT_USAGE;
 }

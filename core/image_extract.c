@@ -1,0 +1,772 @@
+/* One layer: read, decompress, hash and write in a single streaming pass.
+ *
+ * The bytes flow through two libarchive readers:
+ *   source (fd | outer archive entry | memory)  -- hashed: blob digest, size enforced
+ *     -> reader A: every filter (gzip, zstd, xz, ... sniffed from content), "raw" format
+ *     -> hashed: diff_id (the uncompressed tar stream), size limit enforced
+ *     -> reader B: tar format only -> entries
+ * and the entries are written by our own descriptor-relative writer, never by path strings:
+ * every parent directory is opened component by component with O_NOFOLLOW from the layer
+ * root, so nothing (symlink, "..", absolute path, hardlink) can reach outside it.
+ * libarchive's archive_write_disk is not used: it would extract ".wh." entries as files, and
+ * its path checks work on strings. */
+#include "image_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <archive_entry.h>
+
+#include "image.h"
+#include "log.h"
+#include "util.h"
+
+#define SRC_BUF (256 * 1024)
+
+void md_hex(EVP_MD_CTX *c, char ret_hex[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(c, md, &n);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
+    ret_hex[64] = '\0';
+}
+
+void sha256_hex(const void *data, size_t len, char ret_hex[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
+    ret_hex[64] = '\0';
+}
+
+struct chain {
+    struct layer_source *src;
+    EVP_MD_CTX *blob_md, *tar_md;
+    uint64_t blob_bytes, tar_bytes;
+    bool src_eof;
+    struct archive *a; /* decompressor */
+    bool a_started, a_eof;
+    uint64_t max_bytes;
+    struct err *err;
+    bool failed; /* err is set by a callback */
+    char *buf;
+};
+
+static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
+{
+    struct chain *c = ud;
+    struct layer_source *s = c->src;
+    ssize_t n = 0;
+    if (c->src_eof)
+        return 0;
+    if (s->fd >= 0) {
+        do
+            n = read(s->fd, c->buf, SRC_BUF);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            err_set(c->err, errno, "read %s", s->what);
+            c->failed = true;
+            return -1;
+        }
+        *ret = c->buf;
+    } else if (s->outer) {
+        const void *p;
+        size_t size;
+        la_int64_t off;
+        int r = archive_read_data_block(s->outer, &p, &size, &off);
+        if (r == ARCHIVE_EOF) {
+            n = 0;
+        } else if (r < ARCHIVE_WARN) {
+            err_setx(c->err, EIO, "read %s: %s", s->what, archive_error_string(s->outer));
+            c->failed = true;
+            return -1;
+        } else {
+            if ((uint64_t)off != c->blob_bytes) {
+                err_setx(c->err, EINVAL, "read %s: sparse layer entry in the archive", s->what);
+                c->failed = true;
+                return -1;
+            }
+            *ret = p;
+            n = (ssize_t)size;
+        }
+    } else {
+        *ret = s->mem;
+        n = c->blob_bytes == 0 ? (ssize_t)s->mem_len : 0;
+    }
+    if (n == 0) {
+        c->src_eof = true;
+        return 0;
+    }
+    c->blob_bytes += (uint64_t)n;
+    if (s->expect_size != UINT64_MAX && c->blob_bytes > s->expect_size) {
+        err_setx(c->err, EINVAL, "%s is larger than its descriptor says (%" PRIu64 " bytes)",
+                s->what, s->expect_size);
+        c->failed = true;
+        return -1;
+    }
+    EVP_DigestUpdate(c->blob_md, *ret, (size_t)n);
+    if (s->progress)
+        s->progress(c->blob_bytes, s->userdata);
+    return n;
+}
+
+/* Reader B's input: the decompressed bytes of reader A, passed through without a copy. */
+static la_ssize_t tar_read(struct archive *ar, void *ud, const void **ret)
+{
+    struct chain *c = ud;
+    if (c->a_eof)
+        return 0;
+    if (!c->a_started) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(c->a, &e);
+        if (r < ARCHIVE_WARN) {
+            if (!c->failed) {
+                err_setx(c->err, EINVAL, "%s: %s", c->src->what, archive_error_string(c->a));
+                c->failed = true;
+            }
+            return -1;
+        }
+        c->a_started = true;
+    }
+    const void *p;
+    size_t size;
+    la_int64_t off;
+    int r = archive_read_data_block(c->a, &p, &size, &off);
+    if (r == ARCHIVE_EOF) {
+        c->a_eof = true;
+        return 0;
+    }
+    if (r < ARCHIVE_WARN) {
+        if (!c->failed) {
+            err_setx(c->err, EINVAL, "decompress %s: %s", c->src->what,
+                    archive_error_string(c->a));
+            c->failed = true;
+        }
+        return -1;
+    }
+    c->tar_bytes += size;
+    if (c->tar_bytes > c->max_bytes) {
+        err_setx(c->err, EFBIG, "%s: uncompressed size exceeds the limit of %" PRIu64 " bytes",
+                c->src->what, c->max_bytes);
+        c->failed = true;
+        return -1;
+    }
+    EVP_DigestUpdate(c->tar_md, p, size);
+    *ret = p;
+    return (la_ssize_t)size;
+}
+
+/* ---- the writer ---- */
+
+struct dir_time {
+    char *path;
+    struct timespec ts[2];
+};
+
+struct writer {
+    int root_fd;
+    const char *what;
+    struct err *err;
+    /* one cached parent directory: tar streams list a directory's entries together */
+    char *cache_path;
+    int cache_fd;
+    struct dir_time *dirs;
+    size_t n_dirs, cap_dirs;
+    uint64_t declared, max_bytes, written;
+};
+
+static void cache_drop(struct writer *w)
+{
+    free(w->cache_path);
+    w->cache_path = NULL;
+    if (w->cache_fd >= 0)
+        close(w->cache_fd);
+    w->cache_fd = -1;
+}
+
+static bool is_whiteout(const struct stat *st)
+{
+    return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+static int set_opaque_fd(int fd)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    if (setxattr(p, "trusted.overlay.opaque", "y", 1, 0) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Opens dir_fd/name as a directory, never following a symlink. With create, a missing
+ * directory is made (0755, as docker and umoci do for implied parents) and a whiteout of
+ * this layer is replaced by an opaque directory. */
+static int open_dir_at(int dir_fd, const char *name, bool create)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        if (errno == ENOENT && create) {
+            if (mkdirat(dir_fd, name, 0755) < 0 && errno != EEXIST)
+                return -errno;
+            continue;
+        }
+        if (errno == ENOTDIR && create) {
+            struct stat st;
+            if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && is_whiteout(&st)) {
+                if (unlinkat(dir_fd, name, 0) < 0 || mkdirat(dir_fd, name, 0755) < 0)
+                    return -errno;
+                int nfd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (nfd < 0)
+                    return -errno;
+                int r = set_opaque_fd(nfd);
+                if (r < 0) {
+                    close(nfd);
+                    return r;
+                }
+                return nfd;
+            }
+            return -ENOTDIR;
+        }
+        return -errno;
+    }
+    return -EIO;
+}
+
+/* Returns an fd of the directory at relative clean path dir ("" = root); the fd is owned by
+ * the writer's cache (do not close). */
+static int walk(struct writer *w, const char *entry, const char *dir, bool create)
+{
+    if (w->cache_path && STREQ(w->cache_path, dir))
+        return w->cache_fd;
+    cache_drop(w);
+    int cur = dup(w->root_fd);
+    if (cur < 0)
+        return err_set(w->err, errno, "dup");
+    _cleanup_free_ char *copy = strdup(dir);
+    if (!copy) {
+        close(cur);
+        return err_set(w->err, ENOMEM, "walk");
+    }
+    char *save = NULL;
+    for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+        int nfd = open_dir_at(cur, comp, create);
+        close(cur);
+        if (nfd == -ELOOP || nfd == -ENOTDIR)
+            return err_setx(w->err, EINVAL,
+                    "entry '%s': parent '%s' is a symlink or not a directory in this layer",
+                    entry, comp);
+        if (nfd < 0)
+            return err_set(w->err, -nfd, "entry '%s': open parent '%s'", entry, comp);
+        cur = nfd;
+    }
+    w->cache_path = strdup(dir);
+    if (!w->cache_path) {
+        close(cur);
+        return err_set(w->err, ENOMEM, "walk");
+    }
+    w->cache_fd = cur;
+    return cur;
+}
+
+static int proc_path(char *buf, size_t len, int dir_fd, const char *name)
+{
+    if (snprintf(buf, len, "/proc/self/fd/%d/%s", dir_fd, name) >= (int)len)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+/* Applies the entry's xattrs to fd (or to dir_fd/name when fd < 0, without following). */
+static int apply_xattrs(struct writer *w, struct archive_entry *e, const char *entry, int fd,
+        int dir_fd, const char *name)
+{
+    const char *xn;
+    const void *xv;
+    size_t xs;
+    if (archive_entry_xattr_reset(e) == 0)
+        return 0;
+    while (archive_entry_xattr_next(e, &xn, &xv, &xs) == ARCHIVE_OK) {
+        /* overlay's own xattrs would turn a file into a redirect, a metacopy or an opaque dir
+         * that the image never asked for: a layer never sets them, we do (from whiteouts). */
+        if (strncmp(xn, "trusted.overlay.", 16) == 0 || strncmp(xn, "user.overlay.", 13) == 0)
+            continue;
+        int r;
+        if (fd >= 0) {
+            r = fsetxattr(fd, xn, xv, xs, 0);
+        } else {
+            char p[PATH_MAX + 32];
+            if (proc_path(p, sizeof(p), dir_fd, name) < 0)
+                return err_setx(w->err, ENAMETOOLONG, "entry '%s': path too long", entry);
+            r = lsetxattr(p, xn, xv, xs, 0);
+        }
+        if (r < 0) {
+            if (errno == ENOTSUP || errno == EPERM) {
+                log_debug("%s: entry '%s': xattr '%s': %s, ignoring", w->what, entry, xn,
+                        strerror(errno));
+                continue;
+            }
+            return err_set(w->err, errno, "entry '%s': set xattr '%s'", entry, xn);
+        }
+    }
+    return 0;
+}
+
+static int check_ids(struct writer *w, struct archive_entry *e, const char *entry, uid_t *uid,
+        gid_t *gid)
+{
+    la_int64_t u = archive_entry_uid(e), g = archive_entry_gid(e);
+    if (u < 0 || g < 0 || u >= (la_int64_t)UINT32_MAX || g >= (la_int64_t)UINT32_MAX)
+        return err_setx(w->err, EINVAL, "entry '%s': owner %lld:%lld out of range", entry,
+                (long long)u, (long long)g);
+    *uid = (uid_t)u;
+    *gid = (gid_t)g;
+    return 0;
+}
+
+static void entry_times(struct archive_entry *e, struct timespec ts[2])
+{
+    ts[1].tv_sec = archive_entry_mtime(e);
+    ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+    if (archive_entry_atime_is_set(e)) {
+        ts[0].tv_sec = archive_entry_atime(e);
+        ts[0].tv_nsec = archive_entry_atime_nsec(e);
+    } else {
+        ts[0] = ts[1];
+    }
+}
+
+/* Removes what a previous entry of this layer left at dir_fd/name (tar: the later entry
+ * wins). Keeps a directory when the new entry is one too. Returns 1 when a directory stays. */
+static int clear_existing(struct writer *w, int dir_fd, const char *name, const char *entry,
+        bool new_is_dir, bool *ret_was_whiteout)
+{
+    struct stat st;
+    *ret_was_whiteout = false;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return err_set(w->err, errno, "entry '%s': stat", entry);
+    }
+    if (S_ISDIR(st.st_mode) && new_is_dir)
+        return 1;
+    *ret_was_whiteout = is_whiteout(&st);
+    int r;
+    if (S_ISDIR(st.st_mode)) {
+        /* Our cached parent may live below what goes away. */
+        cache_drop(w);
+        r = rm_rf_at(dir_fd, name);
+    } else {
+        r = unlinkat(dir_fd, name, 0) < 0 ? -errno : 0;
+    }
+    if (r < 0)
+        return err_set(w->err, -r, "entry '%s': replace earlier entry", entry);
+    return 0;
+}
+
+static int write_data(struct writer *w, struct archive *b, int fd, const char *entry,
+        la_int64_t size)
+{
+    const void *p;
+    size_t len;
+    la_int64_t off;
+    la_int64_t end = 0;
+    for (;;) {
+        int r = archive_read_data_block(b, &p, &len, &off);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r < ARCHIVE_WARN)
+            return -EIO; /* caller reports the archive error */
+        if (off < 0)
+            return err_setx(w->err, EINVAL, "entry '%s': bad data offset", entry);
+        const char *q = p;
+        size_t left = len;
+        la_int64_t o = off;
+        while (left > 0) {
+            ssize_t n = pwrite(fd, q, left, o);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return err_set(w->err, errno, "entry '%s': write", entry);
+            }
+            q += n, left -= (size_t)n, o += n;
+        }
+        w->written += len;
+        if (off + (la_int64_t)len > end)
+            end = off + (la_int64_t)len;
+    }
+    /* Sparse files: holes at the end are not data blocks. */
+    if (size > end && ftruncate(fd, size) < 0)
+        return err_set(w->err, errno, "entry '%s': truncate", entry);
+    return 0;
+}
+
+static int remember_dir(struct writer *w, const char *clean, const struct timespec ts[2])
+{
+    if (w->n_dirs == w->cap_dirs) {
+        size_t nc = w->cap_dirs ? w->cap_dirs * 2 : 64;
+        struct dir_time *nd = realloc(w->dirs, nc * sizeof(*nd));
+        if (!nd)
+            return err_set(w->err, ENOMEM, "remember directory");
+        w->dirs = nd;
+        w->cap_dirs = nc;
+    }
+    char *p = strdup(clean);
+    if (!p)
+        return err_set(w->err, ENOMEM, "remember directory");
+    w->dirs[w->n_dirs].path = p;
+    w->dirs[w->n_dirs].ts[0] = ts[0];
+    w->dirs[w->n_dirs].ts[1] = ts[1];
+    w->n_dirs++;
+    return 0;
+}
+
+static int do_whiteout(struct writer *w, enum image_wh wh, const char *clean, const char *target,
+        int parent_fd)
+{
+    if (wh == WH_OPAQUE) {
+        /* The marker makes its directory opaque: lower layers' content is hidden, this
+         * layer's own entries (before or after the marker) stay. */
+        if (!*target)
+            return err_setx(w->err, EINVAL, "entry '%s': opaque whiteout of the layer root",
+                    clean);
+        int r = set_opaque_fd(parent_fd);
+        if (r < 0)
+            return err_set(w->err, -r, "entry '%s': set opaque xattr", clean);
+        return 0;
+    }
+    const char *name = strrchr(target, '/');
+    name = name ? name + 1 : target;
+    struct stat st;
+    if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        /* This layer has its own NAME: it wins over the lower one the whiteout deletes; a
+         * directory of this layer must then hide the lower directory's content. */
+        if (S_ISDIR(st.st_mode)) {
+            _cleanup_close_ int dfd =
+                    openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (dfd < 0 || set_opaque_fd(dfd) < 0)
+                return err_set(w->err, errno, "entry '%s': make '%s' opaque", clean, name);
+        }
+        return 0;
+    }
+    if (mknodat(parent_fd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+        return err_set(w->err, errno, "entry '%s': create whiteout", clean);
+    return 0;
+}
+
+static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e,
+        const char *clean)
+{
+    _cleanup_free_ char *wh_target = NULL;
+    enum image_wh wh = image_whiteout_classify(clean, &wh_target);
+    if (wh == WH_INVALID)
+        return err_setx(w->err, EINVAL, "entry '%s': invalid whiteout name", clean);
+
+    uid_t uid;
+    gid_t gid;
+    struct timespec ts[2];
+    int r;
+
+    if (!*clean) {
+        /* The layer root itself ("./"). */
+        if (archive_entry_filetype(e) != AE_IFDIR)
+            return err_setx(w->err, EINVAL, "entry '.': root is not a directory");
+        if ((r = check_ids(w, e, ".", &uid, &gid)) < 0)
+            return r;
+        if (fchown(w->root_fd, uid, gid) < 0 || fchmod(w->root_fd, archive_entry_perm(e)) < 0)
+            return err_set(w->err, errno, "entry '.': set owner/mode");
+        if ((r = apply_xattrs(w, e, ".", w->root_fd, -1, NULL)) < 0)
+            return r;
+        entry_times(e, ts);
+        return remember_dir(w, "", ts);
+    }
+
+    const char *slash = strrchr(clean, '/');
+    _cleanup_free_ char *parent = slash ? strndup(clean, (size_t)(slash - clean)) : strdup("");
+    const char *base = slash ? slash + 1 : clean;
+    if (!parent)
+        return err_set(w->err, ENOMEM, "entry");
+    int pfd = walk(w, clean, parent, true);
+    if (pfd < 0)
+        return pfd;
+    if (wh != WH_NONE)
+        return do_whiteout(w, wh, clean, wh_target, pfd);
+
+    if ((r = check_ids(w, e, clean, &uid, &gid)) < 0)
+        return r;
+    entry_times(e, ts);
+    mode_t perm = archive_entry_perm(e) & 07777;
+    const char *hl = archive_entry_hardlink(e);
+    mode_t type = archive_entry_filetype(e);
+    bool was_wh;
+
+    if (hl) {
+        _cleanup_free_ char *hclean = NULL;
+        if (image_path_clean(hl, &hclean) < 0 || !*hclean)
+            return err_setx(w->err, EINVAL, "entry '%s': hardlink target '%s' outside the layer",
+                    clean, hl);
+        const char *hs = strrchr(hclean, '/');
+        _cleanup_free_ char *hparent =
+                hs ? strndup(hclean, (size_t)(hs - hclean)) : strdup("");
+        if (!hparent)
+            return err_set(w->err, ENOMEM, "entry");
+        /* The target's parent is walked without creating and without following symlinks:
+         * a hardlink can only name an entry already extracted inside this layer. */
+        int tfd = walk(w, clean, hparent, false);
+        if (tfd < 0)
+            return err_wrap(w->err, "hardlink target '%s'", hl);
+        _cleanup_close_ int tdup = dup(tfd);
+        if (tdup < 0)
+            return err_set(w->err, errno, "dup");
+        pfd = walk(w, clean, parent, true);
+        if (pfd < 0)
+            return pfd;
+        if ((r = clear_existing(w, pfd, base, clean, false, &was_wh)) < 0)
+            return r;
+        pfd = walk(w, clean, parent, true);
+        if (pfd < 0)
+            return pfd;
+        const char *tbase = hs ? hs + 1 : hclean;
+        if (linkat(tdup, tbase, pfd, base, 0) < 0)
+            return err_set(w->err, errno, "entry '%s': hardlink to '%s'", clean, hl);
+        return 0;
+    }
+
+    r = clear_existing(w, pfd, base, clean, type == AE_IFDIR, &was_wh);
+    if (r < 0)
+        return r;
+    pfd = walk(w, clean, parent, true); /* clear_existing may have dropped the cache */
+    if (pfd < 0)
+        return pfd;
+
+    switch (type) {
+    case AE_IFREG: {
+        la_int64_t size = archive_entry_size(e);
+        if (size < 0)
+            size = 0;
+        w->declared += (uint64_t)size;
+        if (w->declared > w->max_bytes)
+            return err_setx(w->err, EFBIG,
+                    "entry '%s': file sizes exceed the limit of %" PRIu64 " bytes", clean,
+                    w->max_bytes);
+        _cleanup_close_ int fd =
+                openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return err_set(w->err, errno, "entry '%s': create", clean);
+        if ((r = write_data(w, b, fd, clean, size)) < 0)
+            return r;
+        if (fchown(fd, uid, gid) < 0)
+            return err_set(w->err, errno, "entry '%s': chown", clean);
+        /* After chown, which clears set-id bits. */
+        if (fchmod(fd, perm) < 0)
+            return err_set(w->err, errno, "entry '%s': chmod", clean);
+        if ((r = apply_xattrs(w, e, clean, fd, -1, NULL)) < 0)
+            return r;
+        if (futimens(fd, ts) < 0)
+            return err_set(w->err, errno, "entry '%s': set times", clean);
+        return 0;
+    }
+    case AE_IFDIR: {
+        if (r == 0 && mkdirat(pfd, base, 0700) < 0)
+            return err_set(w->err, errno, "entry '%s': mkdir", clean);
+        _cleanup_close_ int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return err_set(w->err, errno, "entry '%s': open directory", clean);
+        if (fchown(fd, uid, gid) < 0 || fchmod(fd, perm) < 0)
+            return err_set(w->err, errno, "entry '%s': set owner/mode", clean);
+        if ((r = apply_xattrs(w, e, clean, fd, -1, NULL)) < 0)
+            return r;
+        /* A directory that replaces this layer's whiteout of the lower one is opaque. */
+        if (was_wh && set_opaque_fd(fd) < 0)
+            return err_set(w->err, errno, "entry '%s': set opaque", clean);
+        return remember_dir(w, clean, ts);
+    }
+    case AE_IFLNK: {
+        const char *target = archive_entry_symlink(e);
+        if (!target || !*target)
+            return err_setx(w->err, EINVAL, "entry '%s': empty symlink target", clean);
+        /* The link is created, never followed: its target is the container's business. */
+        if (symlinkat(target, pfd, base) < 0)
+            return err_set(w->err, errno, "entry '%s': symlink", clean);
+        if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+            return err_set(w->err, errno, "entry '%s': chown", clean);
+        if ((r = apply_xattrs(w, e, clean, -1, pfd, base)) < 0)
+            return r;
+        if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+            return err_set(w->err, errno, "entry '%s': set times", clean);
+        return 0;
+    }
+    case AE_IFCHR:
+    case AE_IFBLK:
+    case AE_IFIFO: {
+        mode_t t = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
+        dev_t dev = type == AE_IFIFO ? 0 : archive_entry_rdev(e);
+        /* Device nodes are kept (images ship /dev/null and friends); they are inert: the
+         * store is 0700, and containers get their own /dev and a device allow-list. */
+        if (mknodat(pfd, base, t | 0600, dev) < 0)
+            return err_set(w->err, errno, "entry '%s': mknod", clean);
+        if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                fchmodat(pfd, base, perm, 0) < 0)
+            return err_set(w->err, errno, "entry '%s': set owner/mode", clean);
+        if ((r = apply_xattrs(w, e, clean, -1, pfd, base)) < 0)
+            return r;
+        if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+            return err_set(w->err, errno, "entry '%s': set times", clean);
+        return 0;
+    }
+    case AE_IFSOCK:
+        log_debug("%s: entry '%s': socket, skipped", w->what, clean);
+        return 0;
+    default:
+        return err_setx(w->err, EINVAL, "entry '%s': unknown file type 0%o", clean,
+                (unsigned)type);
+    }
+}
+
+static void fix_dir_times(struct writer *w)
+{
+    /* Last: creating entries inside a directory changes its mtime. */
+    for (size_t i = w->n_dirs; i-- > 0;) {
+        const char *p = w->dirs[i].path;
+        if (!*p) {
+            (void)futimens(w->root_fd, w->dirs[i].ts);
+            continue;
+        }
+        const char *s = strrchr(p, '/');
+        _cleanup_free_ char *parent = s ? strndup(p, (size_t)(s - p)) : strdup("");
+        if (!parent)
+            continue;
+        struct err ignored = {0};
+        struct err *saved = w->err;
+        w->err = &ignored;
+        int pfd = walk(w, p, parent, false);
+        w->err = saved;
+        if (pfd >= 0)
+            (void)utimensat(pfd, s ? s + 1 : p, w->dirs[i].ts, AT_SYMLINK_NOFOLLOW);
+    }
+}
+
+int layer_extract(struct layer_source *src, int root_fd, const struct layer_limits *lim,
+        struct layer_result *ret, struct err *err)
+{
+    _cleanup_md_ EVP_MD_CTX *blob_md = EVP_MD_CTX_new();
+    _cleanup_md_ EVP_MD_CTX *tar_md = EVP_MD_CTX_new();
+    _cleanup_free_ char *buf = malloc(SRC_BUF);
+    if (!blob_md || !tar_md || !buf)
+        return err_set(err, ENOMEM, "extract %s", src->what);
+    EVP_DigestInit_ex(blob_md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(tar_md, EVP_sha256(), NULL);
+
+    struct chain c = {
+            .src = src,
+            .blob_md = blob_md,
+            .tar_md = tar_md,
+            .max_bytes = lim->max_bytes,
+            .err = err,
+            .buf = buf,
+    };
+    _cleanup_archive_ struct archive *a = archive_read_new();
+    _cleanup_archive_ struct archive *b = archive_read_new();
+    if (!a || !b)
+        return err_set(err, ENOMEM, "extract %s", src->what);
+    c.a = a;
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    if (archive_read_open(a, &c, NULL, src_read, NULL) != ARCHIVE_OK) {
+        if (c.failed)
+            return -err->code;
+        return err_setx(err, EINVAL, "%s: %s", src->what, archive_error_string(a));
+    }
+    archive_read_support_format_tar(b);
+    archive_read_support_format_gnutar(b);
+    if (archive_read_open(b, &c, NULL, tar_read, NULL) != ARCHIVE_OK) {
+        if (c.failed)
+            return -err->code;
+        return err_setx(err, EINVAL, "%s: not a tar stream: %s", src->what,
+                archive_error_string(b));
+    }
+
+    struct writer w = {
+            .root_fd = root_fd,
+            .what = src->what,
+            .err = err,
+            .cache_fd = -1,
+            .max_bytes = lim->max_bytes,
+    };
+    uint64_t entries = 0;
+    int r = 0;
+    for (;;) {
+        struct archive_entry *e;
+        int ar = archive_read_next_header(b, &e);
+        if (ar == ARCHIVE_EOF)
+            break;
+        if (ar < ARCHIVE_WARN) {
+            r = c.failed ? -err->code
+                         : err_setx(err, EINVAL, "%s: %s", src->what, archive_error_string(b));
+            break;
+        }
+        if (++entries > lim->max_entries) {
+            r = err_setx(err, EFBIG, "%s: more than %" PRIu64 " entries", src->what,
+                    lim->max_entries);
+            break;
+        }
+        const char *path = archive_entry_pathname(e);
+        _cleanup_free_ char *clean = NULL;
+        r = image_path_clean(path, &clean);
+        if (r < 0) {
+            r = err_setx(err, EINVAL, "entry '%s': path is absolute, empty or climbs out ('..')",
+                    path ? path : "(null)");
+            break;
+        }
+        r = do_entry(&w, b, e, clean);
+        if (r == -EIO && !err->code)
+            r = c.failed ? -err->code
+                         : err_setx(err, EIO, "%s: entry '%s': %s", src->what, clean,
+                                   archive_error_string(b));
+        if (r < 0)
+            break;
+    }
+    if (r >= 0)
+        fix_dir_times(&w);
+    cache_drop(&w);
+    for (size_t i = 0; i < w.n_dirs; i++)
+        free(w.dirs[i].path);
+    free(w.dirs);
+    if (r < 0)
+        return r;
+
+    /* Drain what the tar reader did not need (end-of-archive padding) and what follows the
+     * compressed stream, so that both digests cover every byte. */
+    const void *p;
+    while ((r = (int)tar_read(b, &c, &p)) > 0)
+        ;
+    if (r < 0)
+        return -err->code;
+    while ((r = (int)src_read(a, &c, &p)) > 0)
+        ;
+    if (r < 0)
+        return -err->code;
+    if (src->expect_size != UINT64_MAX && c.blob_bytes != src->expect_size)
+        return err_setx(err, EINVAL, "%s: size %" PRIu64 " differs from its descriptor (%" PRIu64
+                                     ")",
+                src->what, c.blob_bytes, src->expect_size);
+    md_hex(blob_md, ret->blob_hex);
+    md_hex(tar_md, ret->diff_hex);
+    ret->blob_size = c.blob_bytes;
+    ret->tar_size = c.tar_bytes;
+    ret->entries = entries;
+    ret->written = w.written;
+    return 0;
+}
