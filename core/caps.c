@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -167,7 +168,12 @@ int caps_apply(uint64_t mask, struct err *err)
         }
     }
 
-    /* Permitted = effective = inheritable = mask. Inheritable is needed for ambient. */
+    /* Permitted = effective = mask. Inheritable and ambient only for a non-root user: root
+     * gets the bounding set back at execve anyway, and an empty inheritable set is what
+     * runc/crun/podman give root (CVE-2022-29162: inheritable caps combine with file
+     * inheritable bits). A non-root user needs ambient (hence inheritable, ambient being a
+     * subset of it) to keep the added capabilities across execve of a plain binary. */
+    bool ambient = geteuid() != 0;
     c = cap_init();
     if (!c)
         return err_set(err, errno, "cap_init");
@@ -177,7 +183,8 @@ int caps_apply(uint64_t mask, struct err *err)
             continue;
         (void)cap_set_flag(c, CAP_PERMITTED, 1, &cv, CAP_SET);
         (void)cap_set_flag(c, CAP_EFFECTIVE, 1, &cv, CAP_SET);
-        (void)cap_set_flag(c, CAP_INHERITABLE, 1, &cv, CAP_SET);
+        if (ambient)
+            (void)cap_set_flag(c, CAP_INHERITABLE, 1, &cv, CAP_SET);
     }
     if (cap_set_proc(c) < 0) {
         int e = errno;
@@ -186,11 +193,9 @@ int caps_apply(uint64_t mask, struct err *err)
     }
     cap_free(c);
 
-    /* Ambient: a non-root user keeps the added capabilities across execve of a binary without
-     * file capabilities (for root the kernel gives the bounding set anyway). */
     if (cap_reset_ambient() < 0)
         return err_set(err, errno, "reset ambient capabilities");
-    for (int i = 0; i < bits; i++) {
+    for (int i = 0; ambient && i < bits; i++) {
         if (!(mask & (UINT64_C(1) << i)))
             continue;
         if (cap_set_ambient((cap_value_t)i, CAP_SET) < 0) {

@@ -32,6 +32,7 @@ char *caps_format_mask(uint64_t mask, char *buf, size_t len);
 /* Child side, before setuid: PR_SET_KEEPCAPS so the permitted set survives the uid change. */
 int caps_keep_across_setuid(struct err *err);
 /* Child side, after setuid/setgid, before execve: drops every capability outside mask from
- * the bounding set, sets permitted = effective = inheritable = mask and raises the same
- * capabilities in the ambient set (so a non-root user keeps them across execve). */
+ * the bounding set, sets permitted = effective = mask; for a non-root user also inheritable
+ * and ambient = mask (so it keeps them across execve); root gets empty inheritable/ambient
+ * as with podman. Clears PR_SET_KEEPCAPS. */
 int caps_apply(uint64_t mask, struct err *err);

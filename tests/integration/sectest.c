@@ -9,6 +9,7 @@
  *   mkdir PATH           "mkdir ok" or "mkdir errno=N"
  *   write PATH TEXT      "write ok" or "write errno=N"
  *   exec PATH ARGS...    execv (to run a setuid copy of this helper)
+ *   limits nofile        "nofile SOFT HARD" (getrlimit)
  *   sleep SECS           sleeps (a long-running container) */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -191,6 +193,14 @@ int main(int argc, char **argv)
         execv(argv[2], argv + 2);
         report("exec", -1);
         return 1;
+    }
+    if (!strcmp(c, "limits") && argc == 3 && !strcmp(argv[2], "nofile")) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+            return 1;
+        printf("nofile %llu %llu\n", (unsigned long long)rl.rlim_cur,
+                (unsigned long long)rl.rlim_max);
+        return 0;
     }
     if (!strcmp(c, "sleep") && argc == 3) {
         sleep((unsigned)atoi(argv[2]));
