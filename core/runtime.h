@@ -21,7 +21,6 @@
 struct err;
 struct cg_manager; /* core/cgroup.h: NULL = no cgroup */
 struct cg_group;   /* core/cgroup.h: one container's group */
-struct net_ctx;    /* core/net.h: NULL = no network wiring */
 struct sec_plan;   /* core/sec.h */
 
 /* An extra bind mount made by the runtime (e.g. /etc/hosts, /etc/resolv.conf, a notify
@@ -53,11 +52,19 @@ struct rt_spec {
     size_t n_binds;
 
     struct cg_manager *cgm;    /* NULL = the container gets no cgroup of its own */
-    struct net_ctx *net;       /* NULL = no wiring (a private net ns then has only lo) */
     struct sec_plan *sec;      /* NULL = rt_start() prepares it from the unit (sec_prepare) */
+
+    /* Parent-side hook, run after clone, cgroup placement and uid/gid maps, before the child
+     * continues: the caller's network wiring (net_wire(ctx, unit, units, netns_fd, addrs)
+     * with netns_fd = open("/proc/PID/ns/net")). A failure aborts the start. NULL = none
+     * (a private net namespace then has only lo, which the runtime brings up). */
+    int (*parent_hook)(pid_t pid, int pidfd, void *userdata, struct err *err);
+    void *hook_data;
 
     bool keep_upper; /* upper/work under ROOT/containers/NAME (kept); default tmpfs (gone) */
     bool no_reclaim; /* do not clean a dead container's leftovers of the same name first */
+    bool die_with_parent; /* PR_SET_PDEATHSIG SIGKILL (`mgr run`: the container lives as long
+                             as we do; cleared by the kernel when the user changes) */
 };
 
 /* A started (or adopted) container. Owned by the caller; rt_container_free() releases the
@@ -71,8 +78,7 @@ struct rt_container {
     char *root_dir;        /* --root it was started with */
     char *run_dir;         /* --run it was started with */
     struct cg_group *cg;   /* cgroup handle, NULL if none */
-    struct cg_manager *cgm;
-    struct net_ctx *net;
+    struct cg_manager *cgm; /* borrowed from the spec */
     uint64_t ns_ino[_NS_MAX]; /* inode of /proc/PID/ns/<type> at start (0 = unknown) */
     bool keep_upper;
     bool exited;           /* rt_wait() collected the status */

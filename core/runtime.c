@@ -1,0 +1,1019 @@
+/* Container runtime: start, signal, wait, destroy, adopt, reclaim, list, exec. See runtime.h;
+ * the spawn sequence is in spawn.c, the mounts in rootfs.c, the state file in state.c. */
+#include "runtime.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "cgroup.h"
+#include "err.h"
+#include "log.h"
+#include "net.h"
+#include "rootfs.h"
+#include "sec.h"
+#include "spawn.h"
+#include "state.h"
+#include "sys.h"
+#include "userns.h"
+#include "util.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define MAX_GROUPS   64
+
+static const int ns_clone_flag[_NS_MAX] = {
+        [NS_PID] = CLONE_NEWPID, [NS_NET] = CLONE_NEWNET, [NS_IPC] = CLONE_NEWIPC,
+        [NS_UTS] = CLONE_NEWUTS, [NS_MNT] = CLONE_NEWNS, [NS_CGROUP] = CLONE_NEWCGROUP,
+        [NS_USER] = CLONE_NEWUSER, [NS_TIME] = CLONE_NEWTIME,
+};
+
+int rt_exit_code(int st)
+{
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return 255;
+}
+
+struct rt_container *rt_container_free(struct rt_container *c)
+{
+    if (!c)
+        return NULL;
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    if (c->cg)
+        cg_group_free(c->cg);
+    free(c->name);
+    free(c->state_dir);
+    free(c->root_dir);
+    free(c->run_dir);
+    free(c);
+    return NULL;
+}
+
+static char *state_dir_of(const char *run_dir, const char *name)
+{
+    return strdup_printf("%s/containers/%s", run_dir, name);
+}
+
+/* ---- the child's context: everything resolved in the parent, before clone ---- */
+
+struct child_ctx {
+    const struct rt_spec *spec;
+    const struct unit *u;
+    int join_fd[_NS_MAX];  /* setns in the child (pid is joined by the parent) */
+    bool new_cgroupns;     /* unshare after the parent placed us in our cgroup */
+    bool new_netns;        /* bring lo up */
+    bool own_mntns;        /* build the rootfs (else joined another container's) */
+    char state_dir[PATH_MAX];
+    char rootfs_dir[PATH_MAX];
+    char upper[PATH_MAX], work[PATH_MAX]; /* "" = tmpfs */
+    struct rootfs_plan plan;
+    char **argv;
+    char **env;
+    const char *workdir;
+    const char *user;
+    struct sec_plan *sec;
+    struct cg_group *cg;
+    struct rt_state *state;
+};
+
+/* ---- user resolution inside the container (its /etc/passwd and /etc/group) ---- */
+
+/* Finds the passwd/group line whose field 0 (name) or field 2 (id) matches key. Copies the
+ * fields into f[] (pointers into line, which is modified). */
+static bool db_find(char *text, const char *key, bool by_id, char **f, int nf)
+{
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int n = 0;
+        char *p = line;
+        for (n = 0; n < nf; n++) {
+            f[n] = p;
+            char *c = strchr(p, ':');
+            if (!c) {
+                n++;
+                break;
+            }
+            *c = 0;
+            p = c + 1;
+        }
+        if (n < 3)
+            continue;
+        if (STREQ(by_id ? f[2] : f[0], key))
+            return true;
+    }
+    return false;
+}
+
+static bool is_number(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+/* user is "uid", "name", "uid:gid", "name:group". Reads the container's files (we are past
+ * pivot_root): a host name service is never consulted. */
+static int resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, gid_t *groups,
+        size_t *n_groups, char *home, size_t home_len, struct err *err)
+{
+    char u[256], *g = NULL;
+    _cleanup_free_ char *pw = NULL, *gr = NULL;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    char uname[256] = "";
+    bool gid_set = false;
+
+    *n_groups = 0;
+    snprintf(home, home_len, "/");
+    if (!user || !*user)
+        user = "0";
+    if (strlen(user) >= sizeof(u))
+        return err_setx(err, EINVAL, "user '%s': too long", user);
+    strcpy(u, user);
+    g = strchr(u, ':');
+    if (g)
+        *g++ = 0;
+    (void)read_file_at(AT_FDCWD, "/etc/passwd", 4 << 20, &pw, NULL);
+    (void)read_file_at(AT_FDCWD, "/etc/group", 4 << 20, &gr, NULL);
+
+    char *f[7];
+    bool num = is_number(u);
+    if (pw && db_find(pw, u, num, f, 7)) {
+        int64_t v;
+        snprintf(uname, sizeof(uname), "%s", f[0]);
+        if (parse_int64(f[2], &v) == 0)
+            uid = (uid_t)v;
+        if (parse_int64(f[3], &v) == 0) {
+            gid = (gid_t)v;
+            gid_set = true;
+        }
+        snprintf(home, home_len, "%s", f[5] && *f[5] ? f[5] : "/");
+    } else if (num) {
+        int64_t v;
+        if (parse_int64(u, &v) < 0 || v < 0 || v > UINT32_MAX - 1)
+            return err_setx(err, EINVAL, "user '%s': bad uid", user);
+        uid = (uid_t)v;
+    } else
+        return err_setx(err, ENOENT, "user '%s': no such user in the container's /etc/passwd",
+                user);
+    if (!gid_set)
+        gid = (gid_t)uid;
+
+    if (g) {
+        _cleanup_free_ char *gr2 = gr ? strdup(gr) : NULL;
+        if (gr2 && db_find(gr2, g, is_number(g), f, 4)) {
+            int64_t v;
+            if (parse_int64(f[2], &v) == 0)
+                gid = (gid_t)v;
+        } else if (is_number(g)) {
+            int64_t v;
+            if (parse_int64(g, &v) < 0 || v < 0 || v > UINT32_MAX - 1)
+                return err_setx(err, EINVAL, "user '%s': bad gid", user);
+            gid = (gid_t)v;
+        } else
+            return err_setx(err, ENOENT,
+                    "user '%s': no such group in the container's /etc/group", user);
+    }
+    /* Supplementary groups: every group listing the user name as a member. */
+    if (gr && uname[0]) {
+        char *save = NULL;
+        for (char *line = strtok_r(gr, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char *fl[4] = {0};
+            int n = 0;
+            char *p = line;
+            for (; n < 4 && p; n++) {
+                fl[n] = p;
+                p = strchr(p, ':');
+                if (p)
+                    *p++ = 0;
+            }
+            if (n < 4 || !fl[3])
+                continue;
+            char *s2 = NULL;
+            for (char *m = strtok_r(fl[3], ",", &s2); m; m = strtok_r(NULL, ",", &s2)) {
+                int64_t v;
+                if (STREQ(m, uname) && parse_int64(fl[2], &v) == 0 && *n_groups < MAX_GROUPS)
+                    groups[(*n_groups)++] = (gid_t)v;
+            }
+        }
+    }
+    *ret_uid = uid;
+    *ret_gid = gid;
+    return 0;
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; env && env[i]; i++)
+        if (strncmp(env[i], key, kl) == 0 && env[i][kl] == '=')
+            return env[i] + kl + 1;
+    return NULL;
+}
+
+/* Finds argv0 in PATH (of the container's environment), inside the container root. */
+static int find_exec(const char *argv0, const char *path, char *buf, size_t len)
+{
+    if (strchr(argv0, '/')) {
+        snprintf(buf, len, "%s", argv0);
+        return 0;
+    }
+    const char *p = path ? path : DEFAULT_PATH;
+    while (*p) {
+        size_t l = strcspn(p, ":");
+        if (l > 0 && l + strlen(argv0) + 2 <= len) {
+            memcpy(buf, p, l);
+            buf[l] = '/';
+            strcpy(buf + l + 1, argv0);
+            if (access(buf, X_OK) == 0)
+                return 0;
+        }
+        p += l;
+        if (*p == ':')
+            p++;
+    }
+    return -ENOENT;
+}
+
+static int child_sysctl(int procsys_fd, void *ud, struct err *err)
+{
+    struct child_ctx *c = ud;
+    return c->sec ? sec_apply_sysctl(c->sec, procsys_fd, err) : 0;
+}
+
+/* Puts stdio[0..2] on fds 0..2 (-1 = /dev/null, the container's). */
+static int setup_stdio(const int stdio[3], struct err *err)
+{
+    int tmp[3];
+    for (int i = 0; i < 3; i++) {
+        if (stdio[i] < 0)
+            tmp[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+        else
+            tmp[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3);
+        if (tmp[i] < 0)
+            return err_set(err, errno, "stdio fd %d", i);
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup2(tmp[i], i) < 0)
+            return err_set(err, errno, "dup2 stdio %d", i);
+    return 0;
+}
+
+/* The child half after the parent's go. Order: see spawn.c. */
+static int child_main(void *ud, int sync_fd, struct err *err)
+{
+    struct child_ctx *c = ud;
+    const struct unit *u = c->u;
+    int r;
+
+    if (c->spec->die_with_parent)
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+    /* Joined namespaces (container:NAME): user first (it owns the others), mount last. */
+    static const enum ns_type join_order[] = {NS_USER, NS_CGROUP, NS_IPC, NS_UTS, NS_NET,
+            NS_TIME, NS_MNT};
+    for (size_t i = 0; i < ARRAY_SIZE(join_order); i++) {
+        enum ns_type t = join_order[i];
+        if (c->join_fd[t] < 0)
+            continue;
+        r = sys_setns(c->join_fd[t], ns_clone_flag[t]);
+        if (r < 0)
+            return err_set(err, -r, "join %s namespace of '%s'", ns_type_name(t),
+                    u->ns[t].target);
+    }
+    if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+        return err_set(err, errno, "create cgroup namespace");
+    if (u->ns[NS_UTS].mode == NS_PRIVATE) {
+        const char *h = u->hostname ? u->hostname : u->name;
+        if (sethostname(h, strlen(h)) < 0)
+            return err_set(err, errno, "set hostname '%s'", h);
+    }
+    if (c->new_netns) {
+        _cleanup_close_ int nfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (nfd < 0)
+            return err_set(err, errno, "open own net namespace");
+        r = net_lo_up(nfd, err);
+        if (r < 0)
+            return r;
+    }
+    if (c->own_mntns) {
+        r = rootfs_setup(c->rootfs_dir, c->spec->lower_dirs, c->upper[0] ? c->upper : NULL,
+                c->work[0] ? c->work : NULL, &c->plan, child_sysctl, c, err);
+        if (r < 0)
+            return r;
+        r = rootfs_pivot(c->rootfs_dir, c->plan.readonly_root, err);
+        if (r < 0)
+            return r;
+    } else if (chdir("/") < 0)
+        return err_set(err, errno, "chdir /");
+
+    uid_t uid = 0;
+    gid_t gid = 0, groups[MAX_GROUPS];
+    size_t n_groups;
+    char home[PATH_MAX];
+    r = resolve_user(c->user, &uid, &gid, groups, &n_groups, home, sizeof(home), err);
+    if (r < 0)
+        return r;
+    if (!env_get(c->env, "HOME")) {
+        char h[PATH_MAX + 8];
+        snprintf(h, sizeof(h), "HOME=%s", home);
+        if (strv_push(&c->env, h) < 0)
+            return err_set(err, ENOMEM, "environment");
+    }
+    const char *wd = c->workdir ? c->workdir : "/";
+    if (chdir(wd) < 0)
+        return err_set(err, errno, "workdir '%s'", wd);
+
+    char path[PATH_MAX];
+    if (!c->argv || !c->argv[0])
+        return err_setx(err, EINVAL, "no command (neither the unit nor the image gives one)");
+    if (find_exec(c->argv[0], env_get(c->env, "PATH"), path, sizeof(path)) < 0)
+        return err_setx(err, ENOENT, "exec '%s': not found in PATH inside the container",
+                c->argv[0]);
+
+    r = setup_stdio(c->spec->stdio, err);
+    if (r < 0)
+        return r;
+    /* No fd of ours may reach the container: everything above stdio is closed at execve
+     * (the sync socket too, which is how the parent learns that execve succeeded). */
+    r = sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (r < 0) {
+        for (int fd = 3; fd < 65536; fd++)
+            if (fd != sync_fd)
+                (void)close(fd);
+    }
+    /* Signals: the parent may block some for its signalfd; ignored ones survive execve. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int s = 1; s < NSIG; s++)
+        (void)signal(s, SIG_DFL);
+
+    if (c->sec) {
+        r = sec_apply_child(c->sec, uid, gid, groups, n_groups, err);
+        if (r < 0)
+            return r;
+    } else {
+        if (setgroups(n_groups, groups) < 0)
+            return err_set(err, errno, "setgroups");
+        if (setgid(gid) < 0)
+            return err_set(err, errno, "setgid %u", (unsigned)gid);
+        if (setuid(uid) < 0)
+            return err_set(err, errno, "setuid %u", (unsigned)uid);
+    }
+    execve(path, c->argv, c->env);
+    return err_set(err, errno, "exec '%s'", path);
+}
+
+/* Parent half between clone and go: record the pid, cgroup, id maps, caller's hook. */
+static int parent_main(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct err *err)
+{
+    struct child_ctx *c = ud;
+    const struct rt_spec *s = c->spec;
+    int r;
+
+    c->state->pid = pid;
+    (void)state_proc_start_time(pid, &c->state->start_time);
+    /* Recorded before anything else is done for it, so a SIGKILLed mgr can be reclaimed. */
+    r = state_write(c->state_dir, c->state, err);
+    if (r < 0)
+        return err_wrap(err, "unit '%s'", s->unit->name);
+    /* cgroup (cgroup module): v1 hierarchies, or a kernel without CLONE_INTO_CGROUP. */
+    if (c->cg && (!into_cgroup || cg_needs_attach(c->cg))) {
+        r = cg_attach(c->cg, pid, err);
+        if (r < 0)
+            return err_wrap(err, "unit '%s'", s->unit->name);
+    }
+    /* uid/gid maps (security module: userns). */
+    if (s->unit->ns[NS_USER].mode == NS_PRIVATE) {
+        r = userns_write_maps(pid, s->unit, err);
+        if (r < 0)
+            return err_wrap(err, "unit '%s'", s->unit->name);
+    }
+    /* network wiring (the caller: net_wire into /proc/PID/ns/net). */
+    if (s->parent_hook) {
+        r = s->parent_hook(pid, pidfd, s->hook_data, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* argv: the unit's command, else the image's entrypoint + cmd. */
+static int build_argv(const struct rt_spec *s, char ***ret)
+{
+    if (s->unit->command) {
+        *ret = strv_dup(s->unit->command);
+        return *ret ? 0 : -ENOMEM;
+    }
+    char **v = calloc(1, sizeof(char *));
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; s->image_entrypoint && s->image_entrypoint[i]; i++)
+        if (strv_push(&v, s->image_entrypoint[i]) < 0)
+            goto oom;
+    for (size_t i = 0; s->image_cmd && s->image_cmd[i]; i++)
+        if (strv_push(&v, s->image_cmd[i]) < 0)
+            goto oom;
+    *ret = v;
+    return 0;
+oom:
+    strv_free(v);
+    return -ENOMEM;
+}
+
+/* Sets KEY=value in *env, replacing an existing KEY. */
+static int env_set(char ***env, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t kl = eq ? (size_t)(eq - kv) : strlen(kv);
+    for (size_t i = 0; *env && (*env)[i]; i++) {
+        if (strncmp((*env)[i], kv, kl) == 0 && (*env)[i][kl] == '=') {
+            char *d = strdup(kv);
+            if (!d)
+                return -ENOMEM;
+            free((*env)[i]);
+            (*env)[i] = d;
+            return 0;
+        }
+    }
+    return strv_push(env, kv);
+}
+
+/* env: the image's, then the unit's (a unit key replaces the image's), then defaults. */
+static int build_env(const struct unit *u, char *const *image_env, char ***ret)
+{
+    _cleanup_strv_ char **v = calloc(1, sizeof(char *));
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; image_env && image_env[i]; i++)
+        if (env_set(&v, image_env[i]) < 0)
+            return -ENOMEM;
+    for (size_t i = 0; u->env && u->env[i]; i++)
+        if (env_set(&v, u->env[i]) < 0)
+            return -ENOMEM;
+    if (!env_get(v, "PATH") && strv_push(&v, "PATH=" DEFAULT_PATH) < 0)
+        return -ENOMEM;
+    if (!env_get(v, "container") && strv_push(&v, "container=mgr") < 0)
+        return -ENOMEM;
+    if (!env_get(v, "HOSTNAME") && u->ns[NS_UTS].mode == NS_PRIVATE) {
+        _cleanup_free_ char *h = strdup_printf("HOSTNAME=%s", u->hostname ? u->hostname : u->name);
+        if (!h || strv_push(&v, h) < 0)
+            return -ENOMEM;
+    }
+    *ret = TAKE_PTR(v);
+    return 0;
+}
+
+static void ctx_release(struct child_ctx *c)
+{
+    for (int t = 0; t < _NS_MAX; t++)
+        if (c->join_fd[t] >= 0)
+            close(c->join_fd[t]);
+    rootfs_plan_free(&c->plan);
+    strv_free(c->argv);
+    strv_free(c->env);
+}
+
+/* Opens /proc/PID/ns/<t> of container name (for container:NAME), checking it is alive. */
+static int open_target_ns(const char *run_dir, const char *name, enum ns_type t,
+        struct err *err)
+{
+    _cleanup_free_ char *sd = state_dir_of(run_dir, name);
+    struct rt_state st;
+    if (!sd)
+        return err_set(err, ENOMEM, "state dir");
+    int r = state_read(sd, &st, err);
+    if (r < 0)
+        return err_wrap(err, "namespaces.%s: container '%s'", ns_type_name(t), name);
+    if (!state_pid_alive(st.pid, st.start_time))
+        return err_setx(err, ESRCH, "namespaces.%s: container '%s' is not running",
+                ns_type_name(t), name);
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)st.pid, ns_type_name(t));
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, errno, "namespaces.%s: open %s", ns_type_name(t), p);
+    /* The pid may have been reused between the check and the open. */
+    if (!state_pid_alive(st.pid, st.start_time)) {
+        close(fd);
+        return err_setx(err, ESRCH, "namespaces.%s: container '%s' is not running",
+                ns_type_name(t), name);
+    }
+    return fd;
+}
+
+static void read_ns_inodes(pid_t pid, uint64_t ino[_NS_MAX])
+{
+    for (int t = 0; t < _NS_MAX; t++) {
+        char p[64];
+        struct stat st;
+        snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid, ns_type_name(t));
+        ino[t] = stat(p, &st) == 0 ? (uint64_t)st.st_ino : 0;
+    }
+}
+
+/* Removes RUN/containers/NAME. */
+static int remove_state_dir(const char *run_dir, const char *name)
+{
+    _cleanup_free_ char *parent = strdup_printf("%s/containers", run_dir);
+    if (!parent)
+        return -ENOMEM;
+    _cleanup_close_ int dfd = open(parent, O_DIRECTORY | O_CLOEXEC | O_RDONLY);
+    if (dfd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    int r = rm_rf_at(dfd, name);
+    return r == -ENOENT ? 0 : r;
+}
+
+/* Kills and removes the cgroup NAME with a manager opened for the purpose (reclaim, or a
+ * container adopted without its group handle). Missing group is fine. */
+static int cgroup_remove_by_name(struct cg_manager *m, const char *name, struct err *err)
+{
+    struct cg_manager *own = NULL;
+    struct cg_group *g = NULL;
+    int r;
+    if (!m) {
+        r = cg_manager_open(NULL, &own, err);
+        if (r < 0)
+            return r;
+        m = own;
+    }
+    r = cg_open(m, name, &g, err);
+    if (r == -ENOENT) {
+        r = 0;
+        goto out;
+    }
+    if (r < 0)
+        goto out;
+    (void)cg_kill(g, SIGKILL, NULL);
+    r = cg_destroy(g, err);
+    cg_group_free(g);
+out:
+    cg_manager_free(own);
+    return r;
+}
+
+int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err)
+{
+    const struct unit *u = s->unit;
+    struct child_ctx c = {.spec = s, .u = u};
+    struct rt_state st = {0};
+    struct sec_plan *own_sec = NULL;
+    bool state_created = false;
+    int r;
+
+    for (int t = 0; t < _NS_MAX; t++)
+        c.join_fd[t] = -1;
+    if (!u || u->kind != UNIT_CONTAINER || !u->name)
+        return err_setx(err, EINVAL, "not a container unit");
+    if (!s->lower_dirs || !s->lower_dirs[0])
+        return err_setx(err, EINVAL, "unit '%s': no rootfs layers", u->name);
+    if (u->ns[NS_MNT].mode == NS_HOST)
+        return err_setx(err, EINVAL,
+                "unit '%s': namespaces.mnt: host is not supported (the rootfs needs a mount "
+                "namespace of its own)", u->name);
+    if (strlen(u->name) > UNIT_NAME_MAX)
+        return err_setx(err, EINVAL, "unit '%s': name too long", u->name);
+
+    snprintf(c.state_dir, sizeof(c.state_dir), "%s/containers/%s", s->run_dir, u->name);
+    snprintf(c.rootfs_dir, sizeof(c.rootfs_dir), "%s/rootfs", c.state_dir);
+
+    /* A state dir left by an earlier run: refuse if it is alive, else clean it up first. */
+    struct rt_state old;
+    struct err e2 = {0};
+    if (state_read(c.state_dir, &old, &e2) == 0) {
+        if (state_pid_alive(old.pid, old.start_time))
+            return err_setx(err, EEXIST, "unit '%s': already running (pid %d)", u->name,
+                    (int)old.pid);
+    }
+    if (!s->no_reclaim) {
+        r = rt_reclaim(s->run_dir, s->root_dir, u->name, err);
+        if (r < 0)
+            return err_wrap(err, "unit '%s': reclaim leftovers", u->name);
+    }
+    r = mkdir_p(c.rootfs_dir, 0700);
+    if (r < 0)
+        return err_set(err, -r, "unit '%s': create state dir '%s'", u->name, c.state_dir);
+    state_created = true;
+
+    snprintf(st.name, sizeof(st.name), "%s", u->name);
+    st.owner_pid = getpid();
+    st.keep_upper = s->keep_upper;
+    if (s->keep_upper) {
+        snprintf(st.upper_dir, sizeof(st.upper_dir), "%s/containers/%s", s->root_dir, u->name);
+        snprintf(c.upper, sizeof(c.upper), "%s/upper", st.upper_dir);
+        snprintf(c.work, sizeof(c.work), "%s/work", st.upper_dir);
+        if ((r = mkdir_p(c.upper, 0755)) < 0 || (r = mkdir_p(c.work, 0700)) < 0) {
+            err_set(err, -r, "unit '%s': create upper dir '%s'", u->name, st.upper_dir);
+            goto fail;
+        }
+    }
+    if (s->cgm)
+        snprintf(st.cgroup, sizeof(st.cgroup), "%s", u->name);
+    c.state = &st;
+    /* Recorded before anything is created. */
+    r = state_write(c.state_dir, &st, err);
+    if (r < 0)
+        goto fail_wrap;
+
+    /* Security plan (security module), resolved before clone. */
+    c.sec = s->sec;
+    if (!c.sec) {
+        r = sec_prepare(u, &own_sec, err);
+        if (r < 0)
+            goto fail;
+        c.sec = own_sec;
+    }
+    /* cgroup (cgroup module): created with every limit before the process exists. */
+    if (s->cgm) {
+        r = cg_create(s->cgm, u->name, &u->res, &c.cg, err);
+        if (r < 0)
+            goto fail_wrap;
+    }
+
+    uint64_t flags = 0;
+    _cleanup_close_ int pidns_fd = -1;
+    for (int t = 0; t < _NS_MAX; t++) {
+        switch (u->ns[t].mode) {
+        case NS_PRIVATE:
+        case NS_NONE:
+            if (t == NS_CGROUP)
+                c.new_cgroupns = true; /* after the parent placed us in our group */
+            else
+                flags |= (uint64_t)ns_clone_flag[t];
+            break;
+        case NS_CONTAINER: {
+            int fd = open_target_ns(s->run_dir, u->ns[t].target, t, err);
+            if (fd < 0) {
+                r = fd;
+                goto fail_wrap;
+            }
+            if (t == NS_PID)
+                pidns_fd = fd;
+            else
+                c.join_fd[t] = fd;
+            break;
+        }
+        case NS_HOST: break;
+        }
+    }
+    c.new_netns = u->ns[NS_NET].mode == NS_PRIVATE || u->ns[NS_NET].mode == NS_NONE;
+    c.own_mntns = u->ns[NS_MNT].mode != NS_CONTAINER;
+
+    struct rootfs_opts ro = {
+            .pid_ns_private = u->ns[NS_PID].mode == NS_PRIVATE,
+            .ipc_ns_private = u->ns[NS_IPC].mode == NS_PRIVATE,
+            .net_ns_private = c.new_netns,
+            .binds = s->binds,
+            .n_binds = s->n_binds,
+    };
+    r = rootfs_plan(u, &ro, &c.plan, err);
+    if (r < 0)
+        goto fail_wrap;
+    if (build_argv(s, &c.argv) < 0 || build_env(u, s->image_env, &c.env) < 0) {
+        r = err_set(err, ENOMEM, "unit '%s': command and environment", u->name);
+        goto fail;
+    }
+    c.workdir = u->workdir ? u->workdir : s->image_workdir && *s->image_workdir ? s->image_workdir : "/";
+    c.user = u->user ? u->user : s->image_user && *s->image_user ? s->image_user : "0";
+
+    struct spawn_args sa = {
+            .name = u->name,
+            .clone_flags = flags,
+            .pidns_fd = pidns_fd,
+            .cgroup_fd = c.cg ? cg_clone_fd(c.cg) : -1,
+            .parent_fn = parent_main,
+            .child_fn = child_main,
+            .userdata = &c,
+    };
+    pid_t pid;
+    int pidfd;
+    r = spawn_start(&sa, &pid, &pidfd, NULL, err);
+    if (r < 0)
+        goto fail;
+
+    read_ns_inodes(pid, st.ns_ino);
+    if (!st.start_time)
+        (void)state_proc_start_time(pid, &st.start_time);
+    (void)state_write(c.state_dir, &st, NULL); /* the pid is already recorded */
+
+    struct rt_container *rc = calloc(1, sizeof(*rc));
+    if (!rc || !(rc->name = strdup(u->name)) || !(rc->state_dir = strdup(c.state_dir)) ||
+            !(rc->root_dir = strdup(s->root_dir ? s->root_dir : "")) ||
+            !(rc->run_dir = strdup(s->run_dir))) {
+        /* Out of memory with a running container: kill it and undo. */
+        (void)sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        close(pidfd);
+        rt_container_free(rc);
+        r = err_set(err, ENOMEM, "unit '%s'", u->name);
+        goto fail;
+    }
+    rc->pid = pid;
+    rc->pidfd = pidfd;
+    rc->start_time = st.start_time;
+    rc->cg = TAKE_PTR(c.cg);
+    rc->cgm = s->cgm;
+    rc->keep_upper = s->keep_upper;
+    memcpy(rc->ns_ino, st.ns_ino, sizeof(rc->ns_ino));
+    ctx_release(&c);
+    sec_plan_free(own_sec);
+    *ret = rc;
+    return 0;
+
+fail_wrap:
+    if (!strstr(err->msg, u->name))
+        err_wrap(err, "unit '%s'", u->name);
+fail:
+    ctx_release(&c);
+    sec_plan_free(own_sec);
+    if (c.cg) {
+        (void)cg_destroy(c.cg, NULL);
+        cg_group_free(c.cg);
+    }
+    if (state_created)
+        (void)remove_state_dir(s->run_dir, u->name);
+    return r;
+}
+
+int rt_signal(struct rt_container *c, int sig, struct err *err)
+{
+    if (c->pidfd < 0)
+        return err_setx(err, ESRCH, "container '%s': no process", c->name);
+    int r = sys_pidfd_send_signal(c->pidfd, sig, NULL, 0);
+    if (r < 0)
+        return err_set(err, -r, "container '%s': send signal %d", c->name, sig);
+    return 0;
+}
+
+int rt_wait(struct rt_container *c, bool nohang, int *ret_status, struct err *err)
+{
+    if (c->exited) {
+        *ret_status = c->status;
+        return 1;
+    }
+    int st;
+    pid_t p;
+    do
+        p = waitpid(c->pid, &st, nohang ? WNOHANG : 0);
+    while (p < 0 && errno == EINTR);
+    if (p < 0)
+        return err_set(err, errno, "container '%s': wait", c->name);
+    if (p == 0)
+        return 0;
+    c->exited = true;
+    c->status = st;
+    *ret_status = st;
+    return 1;
+}
+
+int rt_destroy(struct rt_container *c, struct err *err)
+{
+    int r = 0;
+    if (!c->exited && c->pidfd >= 0) {
+        /* The whole pid namespace dies with its init. */
+        (void)sys_pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
+        int st;
+        if (waitpid(c->pid, &st, 0) == c->pid) {
+            c->exited = true;
+            c->status = st;
+        } else {
+            /* Not our child (adopted): the pidfd becomes readable when it exited. */
+            struct pollfd pfd = {.fd = c->pidfd, .events = POLLIN};
+            (void)poll(&pfd, 1, 5000);
+        }
+    }
+    /* cgroup: whatever is left in it is killed, then the group goes. */
+    if (c->cg) {
+        (void)cg_kill(c->cg, SIGKILL, NULL);
+        int k = cg_destroy(c->cg, err);
+        for (int i = 0; k == -EBUSY && i < 100; i++) {
+            usleep(10000);
+            k = cg_destroy(c->cg, err);
+        }
+        if (k < 0)
+            r = k;
+        else
+            c->cg = cg_group_free(c->cg);
+    } else {
+        struct rt_state st;
+        if (c->state_dir && state_read(c->state_dir, &st, NULL) == 0 && st.cgroup[0]) {
+            int k = cgroup_remove_by_name(c->cgm, st.cgroup, err);
+            if (k < 0)
+                r = k;
+        }
+    }
+    /* Network: the veths go with the namespace; leases are the caller's (net_unwire). The
+     * upper dir is a tmpfs in the dead mount namespace, or kept on purpose. */
+    int k = remove_state_dir(c->run_dir, c->name);
+    if (k < 0 && r == 0)
+        r = err_set(err, -k, "container '%s': remove state dir", c->name);
+    return r;
+}
+
+int rt_adopt(const char *run_dir, const char *name, struct rt_container **ret, struct err *err)
+{
+    _cleanup_free_ char *sd = state_dir_of(run_dir, name);
+    struct rt_state st;
+    if (!sd)
+        return err_set(err, ENOMEM, "adopt '%s'", name);
+    int r = state_read(sd, &st, err);
+    if (r < 0)
+        return r;
+    if (!state_pid_alive(st.pid, st.start_time))
+        return err_setx(err, ESRCH, "container '%s': process %d is gone", name, (int)st.pid);
+    int pidfd = sys_pidfd_open(st.pid, 0);
+    if (pidfd < 0)
+        return err_set(err, -pidfd, "container '%s': pidfd_open %d", name, (int)st.pid);
+    /* The pidfd pins the process: if the start time still matches, it is ours. */
+    if (!state_pid_alive(st.pid, st.start_time)) {
+        close(pidfd);
+        return err_setx(err, ESRCH, "container '%s': process %d is gone", name, (int)st.pid);
+    }
+    struct rt_container *c = calloc(1, sizeof(*c));
+    if (!c || !(c->name = strdup(name)) || !(c->state_dir = TAKE_PTR(sd)) ||
+            !(c->run_dir = strdup(run_dir)) || !(c->root_dir = strdup(""))) {
+        close(pidfd);
+        rt_container_free(c);
+        return err_set(err, ENOMEM, "adopt '%s'", name);
+    }
+    c->pid = st.pid;
+    c->pidfd = pidfd;
+    c->start_time = st.start_time;
+    c->keep_upper = st.keep_upper;
+    memcpy(c->ns_ino, st.ns_ino, sizeof(c->ns_ino));
+    *ret = c;
+    return 0;
+}
+
+int rt_reclaim(const char *run_dir, const char *root_dir, const char *name, struct err *err)
+{
+    _cleanup_free_ char *sd = state_dir_of(run_dir, name);
+    struct rt_state st;
+    if (!sd)
+        return err_set(err, ENOMEM, "reclaim '%s'", name);
+    int r = state_read(sd, &st, NULL);
+    if (r == -ENOENT || (r < 0 && access(sd, F_OK) < 0))
+        return 0;
+    if (r == 0) {
+        if (state_pid_alive(st.pid, st.start_time))
+            return err_setx(err, EBUSY, "container '%s' is still running (pid %d)", name,
+                    (int)st.pid);
+        if (st.cgroup[0]) {
+            r = cgroup_remove_by_name(NULL, st.cgroup, err);
+            if (r < 0)
+                return r;
+        }
+    }
+    /* A state dir without a readable state: nothing was created yet (the state is written
+     * before anything else), so only the directory goes. */
+    r = remove_state_dir(run_dir, name);
+    if (r < 0)
+        return err_set(err, -r, "container '%s': remove state dir", name);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rt_list(const char *run_dir, char ***ret, struct err *err)
+{
+    _cleanup_free_ char *p = strdup_printf("%s/containers", run_dir);
+    _cleanup_strv_ char **v = calloc(1, sizeof(char *));
+    if (!p || !v)
+        return err_set(err, ENOMEM, "list containers");
+    DIR *d = opendir(p);
+    if (!d) {
+        if (errno != ENOENT)
+            return err_set(err, errno, "open '%s'", p);
+    } else {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            if (strv_push(&v, de->d_name) < 0) {
+                closedir(d);
+                return err_set(err, ENOMEM, "list containers");
+            }
+        }
+        closedir(d);
+    }
+    qsort(v, strv_len(v), sizeof(char *), cmp_str);
+    *ret = TAKE_PTR(v);
+    return 0;
+}
+
+/* rt_exec's parent half: the new process joins the container's cgroup. */
+static int exec_parent(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct err *err)
+{
+    struct child_ctx *c = ud;
+    if (c->cg && (!into_cgroup || cg_needs_attach(c->cg)))
+        return cg_attach(c->cg, pid, err);
+    return 0;
+}
+
+int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, char *const *env,
+        const int stdio[3], pid_t *ret_pid, int *ret_pidfd, struct err *err)
+{
+    struct rt_spec spec = {.unit = u, .run_dir = rc->run_dir,
+            .stdio = {stdio ? stdio[0] : -1, stdio ? stdio[1] : -1, stdio ? stdio[2] : -1}};
+    struct child_ctx c = {.spec = &spec, .u = u, .cg = rc->cg};
+    struct sec_plan *sec = NULL;
+    _cleanup_close_ int pidns_fd = -1;
+    int r;
+
+    for (int t = 0; t < _NS_MAX; t++)
+        c.join_fd[t] = -1;
+    if (!argv || !argv[0])
+        return err_setx(err, EINVAL, "exec in '%s': empty command", rc->name);
+    /* Join every namespace that differs from ours (setns into our own user ns fails). */
+    for (int t = 0; t < _NS_MAX; t++) {
+        char p[64], self[64];
+        struct stat a, b;
+        snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)rc->pid, ns_type_name(t));
+        snprintf(self, sizeof(self), "/proc/self/ns/%s", ns_type_name(t));
+        if (stat(p, &a) < 0) {
+            if (errno == ENOENT && t == NS_TIME)
+                continue;
+            r = err_set(err, errno, "exec in '%s': %s", rc->name, p);
+            goto out;
+        }
+        if (stat(self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            continue;
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            r = err_set(err, errno, "exec in '%s': open %s", rc->name, p);
+            goto out;
+        }
+        if (t == NS_PID)
+            pidns_fd = fd;
+        else
+            c.join_fd[t] = fd;
+    }
+    /* Pid was checked before the opens: make sure the fds belong to the same process. */
+    if (!state_pid_alive(rc->pid, rc->start_time)) {
+        r = err_setx(err, ESRCH, "exec in '%s': container is not running", rc->name);
+        goto out;
+    }
+    r = sec_prepare(u, &sec, err);
+    if (r < 0)
+        goto out;
+    c.sec = sec;
+    c.user = u->user ? u->user : "0";
+    c.workdir = u->workdir ? u->workdir : "/";
+    c.argv = strv_dup(argv);
+    if (env)
+        c.env = strv_dup(env);
+    else if (build_env(u, NULL, &c.env) < 0)
+        c.env = NULL;
+    if (!c.argv || !c.env) {
+        r = err_set(err, ENOMEM, "exec in '%s'", rc->name);
+        goto out;
+    }
+    struct spawn_args sa = {
+            .name = rc->name,
+            .pidns_fd = pidns_fd,
+            .cgroup_fd = c.cg ? cg_clone_fd(c.cg) : -1,
+            .parent_fn = exec_parent,
+            .child_fn = child_main,
+            .userdata = &c,
+    };
+    pid_t pid;
+    int pidfd;
+    /* own_mntns stays false: the child joins the container's mount namespace, whose root is
+     * the container's pivoted root, so the command is the container's binary. */
+    r = spawn_start(&sa, &pid, &pidfd, NULL, err);
+    if (r < 0)
+        goto out;
+    *ret_pid = pid;
+    if (ret_pidfd)
+        *ret_pidfd = pidfd;
+    else
+        close(pidfd);
+out:
+    ctx_release(&c);
+    sec_plan_free(sec);
+    return r;
+}

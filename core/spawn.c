@@ -1,0 +1,165 @@
+/* Container process creation. See spawn.h.
+ *
+ * ORDER of steps (parent | child):
+ *   1. parent: socketpair (SOCK_SEQPACKET, CLOEXEC) for the handshake
+ *   2. parent: setns into a joined pid namespace (pid_for_children only), to be undone after
+ *      the clone (NS_CONTAINER pid: the child is born inside it)
+ *   3. parent: clone3(CLONE_NEW* | CLONE_PIDFD [| CLONE_INTO_CGROUP]), fallback clone()
+ *   4. child: blocks reading the go byte (EOF = parent gone or aborting: _exit quietly)
+ *   5. parent: parent_fn: cgroup attach (v1, or without CLONE_INTO_CGROUP), uid/gid maps
+ *      (security: userns_write_maps), network wiring (net: veth with its peer created in
+ *      the child's net namespace); then writes the go byte
+ *   6. child: child_fn (runtime.c): setns for container:NAME namespaces, unshare the cgroup
+ *      namespace (now that it is in its group), hostname, mounts (rootfs.c: overlay, /proc,
+ *      sysctls, /sys, /dev, unit mounts, masked/read-only paths), pivot_root, user and
+ *      groups from the container's /etc/passwd, workdir, env, stdio, every other fd marked
+ *      CLOEXEC (close_range), signals reset, security (sec_apply_child: rlimits, setuid,
+ *      caps, no_new_privs, LSM, seccomp last), execve inside the new root
+ *   7. child: on any error, writes its struct err to the socket and exits 127
+ *   8. parent: reads the socket: EOF = execve succeeded; a struct err = failure (the child
+ *      is reaped and the message wrapped with the unit name)
+ */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "err.h"
+#include "sys.h"
+#include "util.h"
+
+static int spawn_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, int *ret_into)
+{
+    int pidfd = -1;
+    struct clone_args ca = {
+            .flags = flags | CLONE_PIDFD,
+            .pidfd = (uint64_t)(uintptr_t)&pidfd,
+            .exit_signal = SIGCHLD,
+    };
+    if (cgroup_fd >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t)cgroup_fd;
+    }
+    int pid = sys_clone3(&ca, sizeof(ca));
+    if (pid == -ENOSYS || pid == -E2BIG) {
+        /* Kernel before 5.3 (or without CLONE_INTO_CGROUP): plain clone; the parent then
+         * attaches the cgroup itself. */
+        ca.flags &= ~CLONE_INTO_CGROUP;
+        *ret_into = 0;
+        pid = sys_clone_flags((unsigned long)(ca.flags | SIGCHLD), &pidfd);
+    } else
+        *ret_into = cgroup_fd >= 0;
+    if (pid == 0)
+        return 0;
+    if (pid > 0)
+        *ret_pidfd = pidfd;
+    return pid;
+}
+
+static void reap(pid_t pid, int pidfd)
+{
+    if (pidfd >= 0)
+        (void)sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
+        int *ret_into_cgroup, struct err *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return err_set(err, errno, "unit '%s': sync socket", a->name);
+    _cleanup_close_ int parent_fd = sv[0];
+    _cleanup_close_ int child_fd = sv[1];
+
+    _cleanup_close_ int own_pidns = -1;
+    if (a->pidns_fd >= 0) {
+        own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own_pidns < 0)
+            return err_set(err, errno, "unit '%s': open own pid namespace", a->name);
+        int r = sys_setns(a->pidns_fd, CLONE_NEWPID);
+        if (r < 0)
+            return err_set(err, -r, "unit '%s': join pid namespace", a->name);
+    }
+
+    int pidfd = -1, into = 0;
+    pid_t pid = spawn_clone(a->clone_flags, a->cgroup_fd, &pidfd, &into);
+    if (pid == 0) {
+        /* Child. */
+        close(parent_fd);
+        char go;
+        ssize_t n;
+        do
+            n = read(child_fd, &go, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(127); /* parent aborted or died: nothing to report to */
+        struct err e = {0};
+        (void)a->child_fn(a->userdata, child_fd, &e);
+        if (!e.code)
+            err_setx(&e, EPROTO, "container setup returned without exec");
+        (void)!write(child_fd, &e, sizeof(e));
+        _exit(127);
+    }
+    if (own_pidns >= 0) {
+        int r = sys_setns(own_pidns, CLONE_NEWPID);
+        if (r < 0 && pid > 0) {
+            reap(pid, pidfd);
+            close(pidfd);
+        }
+        if (r < 0)
+            return err_set(err, -r, "unit '%s': restore own pid namespace", a->name);
+    }
+    if (pid < 0) {
+        const char *hint = pid == -EPERM ? " (not root, or a namespace type is not permitted)"
+                         : pid == -EINVAL ? " (a namespace type is not supported by the kernel)"
+                         : pid == -ENOSPC ? " (namespace limit in /proc/sys/user reached)" : "";
+        return err_set(err, -pid, "unit '%s': clone with namespaces%s", a->name, hint);
+    }
+    close(TAKE_FD(child_fd));
+
+    if (a->parent_fn) {
+        int r = a->parent_fn(pid, pidfd, into != 0, a->userdata, err);
+        if (r < 0) {
+            reap(pid, pidfd);
+            close(pidfd);
+            return r;
+        }
+    }
+    char go = 'g';
+    if (write(parent_fd, &go, 1) != 1) {
+        int e = errno;
+        reap(pid, pidfd);
+        close(pidfd);
+        return err_set(err, e, "unit '%s': release child", a->name);
+    }
+    struct err ce;
+    ssize_t n;
+    do
+        n = read(parent_fd, &ce, sizeof(ce));
+    while (n < 0 && errno == EINTR);
+    if (n != 0) {
+        int e = errno;
+        reap(pid, pidfd);
+        close(pidfd);
+        if (n == (ssize_t)sizeof(ce) && ce.code > 0) {
+            ce.msg[sizeof(ce.msg) - 1] = 0;
+            *err = ce;
+            return err_wrap(err, "unit '%s'", a->name);
+        }
+        return err_set(err, n < 0 ? e : EPROTO, "unit '%s': read from child", a->name);
+    }
+    *ret_pid = pid;
+    *ret_pidfd = pidfd;
+    if (ret_into_cgroup)
+        *ret_into_cgroup = into;
+    return 0;
+}

@@ -1,0 +1,32 @@
+#pragma once
+/* Process creation for containers: clone3() with namespace flags and a pidfd (fallback
+ * clone()), a sync socket between parent and child, and errors from the child carried back
+ * as a struct err. The ORDER of steps is written down in spawn.c. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "unit.h"
+
+struct err;
+
+struct spawn_args {
+    const char *name;         /* unit name, for messages */
+    uint64_t clone_flags;     /* CLONE_NEW* to create at clone time */
+    int pidns_fd;             /* -1, or a pid namespace to create the child in (parent setns) */
+    int cgroup_fd;            /* -1, or a v2 group dir fd for CLONE_INTO_CGROUP */
+    /* Parent, after clone, before the child may continue (cgroup attach, id maps, network).
+     * into_cgroup: CLONE_INTO_CGROUP was used. A failure kills the child. NULL = none. */
+    int (*parent_fn)(pid_t pid, int pidfd, bool into_cgroup, void *userdata, struct err *err);
+    /* Child, after the parent's go: sets everything up and execs. Returns only on error
+     * (err filled); spawn sends err to the parent and the child exits 127. */
+    int (*child_fn)(void *userdata, int sync_fd, struct err *err);
+    void *userdata;
+};
+
+/* Spawns the child and runs the handshake. On success the child has exec'd (the sync socket
+ * closed on exec), *ret_pid / *ret_pidfd (caller-owned) are set. On failure the child is
+ * killed and reaped, and err says "unit 'NAME': STEP: errno" (the child's own message when
+ * it failed). *ret_into_cgroup tells whether CLONE_INTO_CGROUP was used (may be NULL). */
+int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
+        int *ret_into_cgroup, struct err *err);
