@@ -230,13 +230,13 @@ static void phase_enter(struct init *in, enum pid1_phase ph, uint64_t now)
     in->phase = ph;
     switch (ph) {
     case PID1_PH_TERM_ALL:
-        log_info("sending SIGTERM to all remaining processes");
-        (void)pid1_kill_all(SIGTERM);
+        if (pid1_kill_all(SIGTERM) == 0)
+            log_info("sent SIGTERM to all remaining processes");
         in->phase_deadline_ms = now + TERM_GRACE_MS;
         break;
     case PID1_PH_KILL_ALL:
-        log_info("sending SIGKILL to all remaining processes");
-        (void)pid1_kill_all(SIGKILL);
+        if (pid1_kill_all(SIGKILL) == 0)
+            log_info("sent SIGKILL to all remaining processes");
         in->phase_deadline_ms = now + KILL_GRACE_MS;
         break;
     case PID1_PH_FINAL: {

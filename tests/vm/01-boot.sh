@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The PID 1 VM test: builds an initramfs with tests/vm/mkinitramfs.sh (the recipe of
+# doc/appliance.md), boots Debian's kernel under qemu (TCG) with mgr as /sbin/init, and turns
+# the guest's "VMTEST ok|FAIL|skip NAME" console lines plus host-side console checks into the
+# suite's counts. Boots: main (boot, mounts, reaping, units, poweroff on SIGTERM), cad
+# (Ctrl-Alt-Del from the qemu monitor -> orderly reboot), v1 (mgr.cgroup=v1).
+source "$(dirname "$0")/../integration/lib.sh"
+
+KERNEL=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+KVER=${KERNEL#/boot/vmlinuz-}
+requires root cmd:qemu-system-x86_64 cmd:cpio cmd:busybox cmd:depmod file:"$KERNEL" \
+    file:/lib/modules/"$KVER"/modules.dep
+VM_TIMEOUT=${VM_TIMEOUT:-90}
+HERE=$TOP/tests/vm
+INITRD=$T_TMP/initrd.cpio
+
+# Extra guest checks (tests/vm/guest/checks.d/*.sh) are sourced by the guest runner.
+build_initrd() {
+    local adds=(--add "$HERE/guest/vmtest.sh:/usr/libexec/mgr-vmtest")
+    local f
+    for f in "$HERE"/guest/checks.d/*.sh; do
+        [ -f "$f" ] && adds+=(--add "$f:/usr/libexec/mgr-vmtest.d/$(basename "$f")")
+    done
+    mkdir -p "$T_TMP/rootfs"
+    make_busybox_rootfs "$T_TMP/rootfs" >/dev/null 2>&1 || true
+    local units=$HERE/guest/units.d
+    bash "$HERE/mkinitramfs.sh" --mgr "$MGR" --kver "$KVER" --busybox \
+        --modules "overlay veth bridge i6300esb" --hostname mgrt-vm \
+        --units "$units" --rootfs "$T_TMP/rootfs:/srv/busybox" "${adds[@]}" "$INITRD"
+}
+
+# boot NAME APPEND [QEMU ARGS...]: boots with a hard timeout; console in $T_TMP/NAME.log.
+# Sets BOOT_RC (124 = timed out).
+boot() {
+    local name=$1 append=$2; shift 2
+    timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 512M \
+        -nographic -no-reboot -nic none -kernel "$KERNEL" -initrd "$INITRD" \
+        -append "console=ttyS0 panic=-1 rdinit=/sbin/init quiet $append" "$@" \
+        </dev/null >"$T_TMP/$name.log" 2>&1
+    BOOT_RC=$?
+    tr -d '\r' <"$T_TMP/$name.log" >"$T_TMP/$name.txt"
+}
+
+# Host-side checks on a console log.
+no_panic() {
+    ! grep -E 'Kernel panic|Attempted to kill init|EMERGENCY MODE' "$T_TMP/$1.txt" ||
+        fail "$1: panic or emergency mode on the console" || return 1
+}
+
+# guest_results NAME: one tcase per VMTEST line of the guest.
+guest_results() {
+    local line name
+    while read -r line; do
+        set -- $line
+        name="vm-$1/$3"
+        case $2 in
+        ok) tcase "$name" true ;;
+        skip) echo "  skipped: ${line#*: }"; tcase "$name" _skip ;;
+        *) echo "  ${line}"; tcase "$name" false ;;
+        esac
+    done < <(grep -E '^VMTEST (ok|FAIL|skip) ' "$T_TMP/$1.txt" | sed "s/^VMTEST/$1/")
+}
+_skip() { exit 77; }
+
+show_console() { echo "---- console of $1 (last 40 lines)"; tail -n 40 "$T_TMP/$1.txt"; }
+
+t_initrd_built() { build_initrd && [ -s "$INITRD" ]; }
+tcase initramfs_built t_initrd_built
+[ -s "$INITRD" ] || { finish; exit; }
+
+# ---- main boot: the guest runner checks, then asks for poweroff with SIGTERM to PID 1.
+boot main "mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=main"
+t_main_finished() {
+    [ $BOOT_RC -ne 124 ] || fail "timed out after ${VM_TIMEOUT}s" || return 1
+    grep -q '^VMTEST done' "$T_TMP/main.txt" || fail "guest runner did not finish" || return 1
+}
+t_main_no_panic() { no_panic main; }
+t_main_poweroff() {
+    local c=$T_TMP/main.txt
+    grep -q 'mgr: poweroff requested (Terminated from pid' "$c" || fail "no poweroff request logged" || return 1
+    grep -q 'mgr: powering off' "$c" || fail "mgr did not reach the final step" || return 1
+    grep -q 'reboot: Power down' "$c" || fail "kernel did not power down" || return 1
+    # nothing after power-down: the boot ended by poweroff, not by the timeout
+    [ $BOOT_RC -eq 0 ] || fail "qemu exit status $BOOT_RC" || return 1
+}
+tcase main_boot_finished t_main_finished
+guest_results main
+tcase main_no_panic t_main_no_panic
+tcase main_sigterm_poweroff t_main_poweroff
+[ $T_FAILED -eq 0 ] || show_console main
+
+# ---- Ctrl-Alt-Del through the qemu monitor: the kernel sends SIGINT to PID 1 (RB_DISABLE_CAD),
+# mgr reboots in order; -no-reboot makes qemu exit.
+MON=$T_TMP/mon.sock
+boot_cad() {
+    boot cad "mgr.supervisor=0" -monitor unix:"$MON",server,nowait &
+    local qpid=$!
+    wait_for 60 grep -q 'mgr: boot done' "$T_TMP/cad.log" || { kill $qpid; wait $qpid; return 1; }
+    sleep 0.5
+    printf 'sendkey ctrl-alt-delete\n' | nc -U -q 1 "$MON" >/dev/null 2>&1 ||
+        python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b"sendkey ctrl-alt-delete\n"); import time; time.sleep(0.5)' "$MON"
+    wait $qpid
+}
+t_cad_reboot() {
+    boot_cad || fail "cad boot did not come up" || return 1
+    local c=$T_TMP/cad.txt
+    [ -f "$c" ] || tr -d '\r' <"$T_TMP/cad.log" >"$c"
+    grep -q 'mgr: reboot requested (Interrupt from pid 0)' "$c" || fail "no reboot request from Ctrl-Alt-Del" || return 1
+    grep -q 'mgr: rebooting' "$c" || fail "mgr did not reach the reboot step" || return 1
+    no_panic cad || return 1
+}
+tcase cad_orderly_reboot t_cad_reboot
+[ $T_FAILED -eq 0 ] || show_console cad
+
+# ---- cgroup v1 on request (mgr.cgroup=v1).
+boot v1 "mgr.cgroup=v1 mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=v1 mgr.supervisor=0"
+guest_results v1
+t_v1_clean() { no_panic v1 && grep -q 'reboot: Power down' "$T_TMP/v1.txt"; }
+tcase v1_poweroff t_v1_clean
+
+finish

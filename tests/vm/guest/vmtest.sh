@@ -1,0 +1,109 @@
+#!/bin/sh
+# Runs INSIDE the VM guest (busybox sh), started by mgr as PID 1 through `mgr.run=`.
+# Prints one line per check on the console: "VMTEST ok NAME", "VMTEST FAIL NAME: why",
+# "VMTEST skip NAME: why"; tests/vm/01-boot.sh on the host turns them into the counts.
+# Ends with "VMTEST done" and then asks PID 1 for an orderly poweroff (SIGTERM), which the
+# host checks on the console too.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+MODE=$(sed -n 's/.*mgrtest.mode=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
+MODE=${MODE:-main}
+
+ok() { echo "VMTEST ok $1"; }
+fail() { echo "VMTEST FAIL $1: $2"; }
+skip() { echo "VMTEST skip $1: $2"; }
+# check NAME CMD...: ok when CMD succeeds; its output goes into the failure reason.
+check() {
+    n=$1; shift
+    if out=$("$@" 2>&1); then ok "$n"; else fail "$n" "$(echo "$out" | tail -n 3 | tr '\n' ' ')"; fi
+}
+# wait_for SECS CMD...: polls CMD every 50 ms until it succeeds or the deadline passes.
+wait_for() {
+    s=$1; shift; i=0
+    while [ $i -lt $((s * 20)) ]; do "$@" >/dev/null 2>&1 && return 0; usleep 50000; i=$((i + 1)); done
+    return 1
+}
+mounted() { # mounted MOUNTPOINT FSTYPE
+    awk -v mp="$1" -v fs="$2" '{for (i = 1; i <= NF; i++) if ($i == "-") break}
+        $5 == mp && $(i + 1) == fs {found = 1} END {exit !found}' /proc/self/mountinfo \
+        || { echo "$1 is not a $2 mount:"; grep " $1 " /proc/self/mountinfo; return 1; }
+}
+
+t_pid1_is_mgr() { [ "$(readlink /proc/1/exe)" = /sbin/mgr ] || { readlink /proc/1/exe; return 1; }; }
+t_api_mounts() {
+    mounted /proc proc && mounted /sys sysfs && mounted /dev devtmpfs && mounted /dev/pts devpts &&
+        mounted /dev/shm tmpfs && mounted /run tmpfs
+}
+t_cgroup2_mounted() {
+    mounted /sys/fs/cgroup cgroup2 || return 1
+    for c in cpu memory pids; do
+        grep -qw $c /sys/fs/cgroup/cgroup.controllers || { echo "no $c controller"; return 1; }
+    done
+}
+t_cgroup1_mounted() {
+    mounted /sys/fs/cgroup tmpfs && mounted /sys/fs/cgroup/memory cgroup &&
+        mounted /sys/fs/cgroup/pids cgroup && [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]
+}
+t_hostname() { [ "$(hostname)" = mgrt-vm ] || { hostname; return 1; }; }
+t_lo_up() {
+    f=$(cat /sys/class/net/lo/flags); [ $((f & 1)) = 1 ] || { echo "lo flags $f"; return 1; }
+    ping -c 1 -W 1 127.0.0.1
+}
+t_modules_loaded() {
+    for m in overlay veth bridge llc stp; do
+        [ -d /sys/module/$m ] || { echo "module $m not loaded"; return 1; }
+    done
+    grep -qw overlay /proc/filesystems
+}
+t_console_stdio() { [ "$(readlink /proc/1/fd/1)" = /dev/console ] || { readlink /proc/1/fd/1; return 1; }; }
+# The initramfs root was switched onto a bind mount of itself: pivot_root(2) works there.
+t_pivot_root_works() {
+    mkdir -p /tmp/mgrt-pr
+    unshare -m sh -c 'mount -t tmpfs mgrt /tmp/mgrt-pr && mkdir /tmp/mgrt-pr/old &&
+        cd /tmp/mgrt-pr && pivot_root . old'
+}
+# An orphan (its parent exits at once) is re-parented to PID 1, which must reap it: its
+# /proc entry disappears after it exits, and no zombie is left anywhere.
+t_orphan_reaped() {
+    pid=$(sh -c 'sleep 1 >/dev/null 2>&1 </dev/null & echo $!')
+    ppid=$(awk '/^PPid:/ {print $2}' /proc/$pid/status 2>/dev/null)
+    [ "$ppid" = 1 ] || { echo "orphan $pid has ppid '$ppid', expected 1"; return 1; }
+    wait_for 5 sh -c "! test -e /proc/$pid" || { echo "pid $pid not reaped: $(cat /proc/$pid/status | grep State)"; return 1; }
+}
+t_many_orphans_reaped() {
+    for i in 1 2 3 4 5 6 7 8 9 10; do sh -c 'sh -c "exit 3" & sleep 0 & true' ; done
+    usleep 300000
+    wait_for 5 no_zombies
+}
+no_zombies() {
+    for s in /proc/[0-9]*/stat; do
+        st=$(cut -d' ' -f3 "$s" 2>/dev/null)
+        [ "$st" = Z ] && { echo "zombie: $(cat "$s")"; return 1; }
+    done
+    return 0
+}
+t_sigusr1_survived() { kill -USR1 1 && usleep 200000 && [ -d /proc/1 ] && kill -0 1; }
+
+case $MODE in
+main)
+    check pid1_is_mgr t_pid1_is_mgr
+    check console_stdio t_console_stdio
+    check api_mounts t_api_mounts
+    check cgroup2_mounted t_cgroup2_mounted
+    check hostname t_hostname
+    check lo_up t_lo_up
+    check modules_loaded t_modules_loaded
+    check pivot_root_works t_pivot_root_works
+    check orphan_reaped t_orphan_reaped
+    check many_orphans_reaped t_many_orphans_reaped
+    check sigusr1_survived t_sigusr1_survived
+    for f in /usr/libexec/mgr-vmtest.d/*.sh; do [ -f "$f" ] && . "$f"; done
+    check no_zombies no_zombies
+    ;;
+v1)
+    check cgroup1_mounted t_cgroup1_mounted
+    ;;
+esac
+echo "VMTEST done"
+sync
+kill -TERM 1
+sleep 30
