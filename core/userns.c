@@ -140,23 +140,23 @@ int userns_write_maps(pid_t pid, const struct unit *u, struct err *err)
     if (r < 0)
         return r;
     if (userns_format_map(um, nu, buf, sizeof(buf)) < 0)
-        return err_setx(err, E2BIG, "unit '%s': uid_map too long", u->name);
+        return err_setx(err, E2BIG, "uid_map too long");
     r = userns_write_proc(pid, "uid_map", buf, err);
     if (r < 0)
-        return err_wrap(err, "unit '%s': uid map", u->name);
+        return err_wrap(err, "uid map");
     /* An unprivileged writer may only map its own gid, and only after denying setgroups
      * (CVE-2014-8989: dropping groups could grant access). We write as root with
      * CAP_SETGID, so setgroups stays allowed and the container can set its groups. */
     if (geteuid() != 0) {
         r = userns_write_proc(pid, "setgroups", "deny", err);
         if (r < 0)
-            return err_wrap(err, "unit '%s'", u->name);
+            return r;
     }
     if (userns_format_map(gm, ng, buf, sizeof(buf)) < 0)
-        return err_setx(err, E2BIG, "unit '%s': gid_map too long", u->name);
+        return err_setx(err, E2BIG, "gid_map too long");
     r = userns_write_proc(pid, "gid_map", buf, err);
     if (r < 0)
-        return err_wrap(err, "unit '%s': gid map", u->name);
+        return err_wrap(err, "gid map");
     return 0;
 }
 

@@ -27,8 +27,8 @@ int userns_resolve_maps(const struct unit *u, struct id_map **ret_uid, size_t *r
         struct id_map **ret_gid, size_t *ret_n_gid, struct err *err);
 /* Formats a map as the kernel wants it ("inside outside count\n" lines) into buf. */
 int userns_format_map(const struct id_map *m, size_t n, char *buf, size_t len);
-/* Parent side: writes /proc/PID/uid_map, setgroups "deny" only when the gid map is a single
- * id without CAP_SETGID over it (never for the default range), then gid_map. */
+/* Parent side: writes /proc/PID/uid_map, setgroups "deny" only when we are not root (never
+ * for mgr running as root), then gid_map. err does not name the unit (the caller wraps). */
 int userns_write_maps(pid_t pid, const struct unit *u, struct err *err);
 /* Host uid that container uid inside maps to under u's resolved map, or -ERANGE/-errno. */
 int userns_host_uid(const struct unit *u, uint32_t inside, uint32_t *ret_outside,
