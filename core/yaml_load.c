@@ -26,8 +26,7 @@ struct ynode *ynode_free(struct ynode *n)
     if (!n)
         return NULL;
     /* Iterative would be nicer, but depth is bounded by UNIT_DEPTH_MAX. */
-    size_t cnt = n->type == YN_MAP ? 2 * n->n : n->n;
-    for (size_t i = 0; i < cnt; i++)
+    for (size_t i = 0; i < n->n_items; i++)
         ynode_free(n->items[i]);
     free(n->items);
     free(n->str);
@@ -62,6 +61,7 @@ static int frame_push_item(struct frame *f, struct ynode *child)
         f->cap = ncap;
     }
     f->node->items[f->n_items++] = child;
+    f->node->n_items = f->n_items;
     if (f->node->type == YN_SEQ)
         f->node->n = f->n_items;
     else
@@ -117,6 +117,12 @@ static void report_libyaml_error(const char *path, const char *buf, size_t len,
         diags_add(d, path, line, col, "invalid YAML: %s %s", p->problem, p->context);
     else
         diags_add(d, path, line, col, "invalid YAML: %s", p->problem ? p->problem : "syntax error");
+}
+
+/* True if a '#' follows a closing quote or bracket directly (libyaml takes it as a comment). */
+static bool comment_glued(const char *buf, size_t len, size_t idx, const char *closers)
+{
+    return idx > 0 && idx < len && buf[idx] == '#' && strchr(closers, buf[idx - 1]);
 }
 
 /* Tags other than the plain core ones change meaning in ways we do not want to guess. */
@@ -244,6 +250,20 @@ int yaml_load(const char *path, const char *buf, size_t len, struct ynode **ret,
                 n->str[n->len] = '\0';
                 n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !is_str &&
                            !(tag && !ev.data.scalar.plain_implicit);
+                /* libyaml 0.2.5 accepts these; YAML 1.2 does not (yaml-test-suite G5U8,
+                 * YJV2, SU5Z). */
+                if (n->plain && STREQ(n->str, "-")) {
+                    diags_add(d, path, line, col, "invalid YAML: '-' alone is not a value "
+                                                  "(quote it: \"-\")");
+                    errors = true;
+                }
+                if (!n->plain && ev.data.scalar.style != YAML_LITERAL_SCALAR_STYLE &&
+                        ev.data.scalar.style != YAML_FOLDED_SCALAR_STYLE &&
+                        comment_glued(buf, len, ev.end_mark.index, "\"'")) {
+                    diags_add(d, path, (int)ev.end_mark.line + 1, (int)ev.end_mark.column + 1,
+                            "invalid YAML: a comment needs a space before '#'");
+                    errors = true;
+                }
                 if (memchr(n->str, '\0', n->len)) {
                     diags_add(d, path, line, col, "NUL character in a string");
                     errors = true;
@@ -302,6 +322,11 @@ int yaml_load(const char *path, const char *buf, size_t len, struct ynode **ret,
         case YAML_MAPPING_END_EVENT:
             if (depth > 0)
                 depth--;
+            if (comment_glued(buf, len, ev.end_mark.index, "]}")) {
+                diags_add(d, path, (int)ev.end_mark.line + 1, (int)ev.end_mark.column + 1,
+                        "invalid YAML: a comment needs a space before '#'");
+                r = -EINVAL;
+            }
             break;
         default:
             break;

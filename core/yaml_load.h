@@ -19,6 +19,7 @@ struct ynode {
     /* YN_SEQ: items[0..n); YN_MAP: keys[i] = items[2i], values[i] = items[2i+1], n pairs */
     struct ynode **items;
     size_t n;
+    size_t n_items; /* entries in items[] (a map may end with a lone key on error) */
 };
 
 /* Parses buf. On success (0) *ret is the root node (NULL for an empty document) owned by the
