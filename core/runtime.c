@@ -408,7 +408,18 @@ static int parent_main(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct 
         if (r < 0)
             return err_wrap(err, "unit '%s'", s->unit->name);
     }
-    /* network wiring (the caller: net_wire into /proc/PID/ns/net). */
+    /* network (net module): leases, veth with its peer created in the child's namespace, lo,
+     * hosts files. */
+    if (s->net) {
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/%d/ns/net", (int)pid);
+        _cleanup_close_ int nfd = open(p, O_RDONLY | O_CLOEXEC);
+        if (nfd < 0)
+            return err_set(err, errno, "unit '%s': open %s", s->unit->name, p);
+        r = net_setup(s->net, s->unit, nfd, err);
+        if (r < 0)
+            return err_wrap(err, "unit '%s'", s->unit->name);
+    }
     if (s->parent_hook) {
         r = s->parent_hook(pid, pidfd, s->hook_data, err);
         if (r < 0)
@@ -676,15 +687,33 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
         case NS_HOST: break;
         }
     }
-    c.new_netns = u->ns[NS_NET].mode == NS_PRIVATE || u->ns[NS_NET].mode == NS_NONE;
+    /* lo: net_setup() does it from the parent when there is a net context. */
+    c.new_netns = !s->net && (u->ns[NS_NET].mode == NS_PRIVATE || u->ns[NS_NET].mode == NS_NONE);
     c.own_mntns = u->ns[NS_MNT].mode != NS_CONTAINER;
 
+    /* Extra binds: the caller's, then the net module's /etc/hosts and /etc/resolv.conf. */
+    size_t nb = 0;
+    _cleanup_free_ struct rt_bind *binds = calloc(s->n_binds + 2, sizeof(*binds));
+    _cleanup_free_ char *hosts = NULL, *resolv = NULL;
+    if (!binds) {
+        r = err_set(err, ENOMEM, "unit '%s'", u->name);
+        goto fail;
+    }
+    for (size_t i = 0; i < s->n_binds; i++)
+        binds[nb++] = s->binds[i];
+    if (s->net && net_bind_files(s->net, u, &hosts, &resolv) == 0) {
+        /* The files are written by net_setup() in the parent, before the child mounts. */
+        if (hosts)
+            binds[nb++] = (struct rt_bind){.source = hosts, .target = "/etc/hosts"};
+        if (resolv)
+            binds[nb++] = (struct rt_bind){.source = resolv, .target = "/etc/resolv.conf"};
+    }
     struct rootfs_opts ro = {
             .pid_ns_private = u->ns[NS_PID].mode == NS_PRIVATE,
             .ipc_ns_private = u->ns[NS_IPC].mode == NS_PRIVATE,
-            .net_ns_private = c.new_netns,
-            .binds = s->binds,
-            .n_binds = s->n_binds,
+            .net_ns_private = u->ns[NS_NET].mode == NS_PRIVATE || u->ns[NS_NET].mode == NS_NONE,
+            .binds = binds,
+            .n_binds = nb,
     };
     r = rootfs_plan(u, &ro, &c.plan, err);
     if (r < 0)

@@ -22,6 +22,7 @@ struct err;
 struct cg_manager; /* core/cgroup.h: NULL = no cgroup */
 struct cg_group;   /* core/cgroup.h: one container's group */
 struct sec_plan;   /* core/sec.h */
+struct net_ctx;    /* core/net.h */
 
 /* An extra bind mount made by the runtime (e.g. /etc/hosts, /etc/resolv.conf, a notify
  * socket). target is resolved inside the rootfs (never through a symlink out of it). */
@@ -53,11 +54,13 @@ struct rt_spec {
 
     struct cg_manager *cgm;    /* NULL = the container gets no cgroup of its own */
     struct sec_plan *sec;      /* NULL = rt_start() prepares it from the unit (sec_prepare) */
+    /* Network module: when set, the parent calls net_setup(net, unit, netns_fd) after clone
+     * (leases, veths, lo, hosts files) and /etc/hosts + /etc/resolv.conf are bound from
+     * net_bind_files(). NULL: the child only brings lo up in a new net namespace. */
+    struct net_ctx *net;
 
-    /* Parent-side hook, run after clone, cgroup placement and uid/gid maps, before the child
-     * continues: the caller's network wiring (net_wire(ctx, unit, units, netns_fd, addrs)
-     * with netns_fd = open("/proc/PID/ns/net")). A failure aborts the start. NULL = none
-     * (a private net namespace then has only lo, which the runtime brings up). */
+    /* Extra parent-side hook, run after clone, cgroup placement, uid/gid maps and net_setup,
+     * before the child continues. A failure aborts the start. NULL = none. */
     int (*parent_hook)(pid_t pid, int pidfd, void *userdata, struct err *err);
     void *hook_data;
 
