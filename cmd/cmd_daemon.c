@@ -1,10 +1,68 @@
-/* Placeholder until the owning issue lands: refuses clearly instead of pretending. */
+/* mgr daemon: the supervisor (core/manager.c) in the foreground. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cmd.h"
 #include "../core/log.h"
+#include "../core/manager.h"
+
+static void daemon_usage(FILE *f)
+{
+    fprintf(f, "Usage: mgr daemon [--stop-on-exit]\n\n"
+               "Runs the supervisor in the foreground: applies the units directory, restarts\n"
+               "containers by their policy, watches the directory (inotify), serves the control\n"
+               "socket RUN/mgr.sock. Containers keep running when it exits (SIGTERM) and are\n"
+               "adopted by the next daemon. SIGHUP re-executes it in place (as daemon-reexec),\n"
+               "SIGUSR1 re-applies the units directory, SIGPWR stops every container in\n"
+               "dependency order and exits.\n\n"
+               "Options:\n"
+               "  --stop-on-exit  stop every container (dependents first) on SIGTERM/SIGINT\n"
+               "  -h, --help      show this help\n");
+}
 
 int cmd_daemon(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    (void)ctx, (void)argc;
-    log_error("'%s' is not implemented yet", argv[0]);
-    return EXIT_FAIL;
+    static const struct option opts[] = {
+            {"stop-on-exit", no_argument, NULL, 's'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
+    };
+    bool stop_on_exit = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': stop_on_exit = true; break;
+        case 'h': daemon_usage(stdout); return EXIT_OK;
+        default: daemon_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        daemon_usage(stderr);
+        return EXIT_USAGE;
+    }
+    /* Remember the binary's path now: daemon-reexec runs what is installed there then. */
+    static char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *del = strstr(exe, " (deleted)");
+        if (del && del[10] == 0)
+            *del = 0;
+    }
+    log_set_timestamps(true);
+    const char *init = getenv("MGR_INIT");
+    struct mgr_opts o = {
+            .root = ctx->root,
+            .run = ctx->run,
+            .units = ctx->units,
+            .exe = n > 0 ? exe : NULL,
+            .pid1 = init && strcmp(init, "1") == 0,
+            .stop_on_exit = stop_on_exit,
+    };
+    enum mgr_exit r = manager_run(&o);
+    return r == MGR_EXIT_ERROR ? EXIT_FAIL : EXIT_OK;
 }
