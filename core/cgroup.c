@@ -973,6 +973,13 @@ int cg_open(struct cg_manager *m, const char *name, struct cg_group **ret, struc
             return rc;
         }
     }
+    bool found = g->v2_dir >= 0;
+    for (size_t i = 0; i < m->n_v1; i++)
+        found = found || g->v1_dir[i] >= 0;
+    if (!found) {
+        cg_group_free(g);
+        return err_setx(err, ENOENT, "cgroup '%s' does not exist", name);
+    }
     *ret = g;
     return 0;
 }

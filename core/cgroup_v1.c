@@ -120,17 +120,12 @@ static int v1_open(struct cg_group *g, struct err *err)
     _cleanup_free_ char *rel = strdup_printf("%s/%s", m->parent_v1, g->name);
     if (!rel)
         return err_set(err, ENOMEM, "cgroup");
-    int found = 0;
     for (size_t i = 0; i < m->n_v1; i++) {
         g->v1_dir[i] = openat(m->v1[i].fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (g->v1_dir[i] >= 0)
-            found++;
-        else if (errno != ENOENT)
+        if (g->v1_dir[i] < 0 && errno != ENOENT)
             return err_set(err, errno, "open cgroup v1 '%s/%s'", m->v1[i].path, rel);
     }
-    if (!found && m->v2_fd < 0)
-        return err_setx(err, ENOENT, "cgroup '%s' does not exist", g->name);
-    return 0;
+    return 0; /* missing in some hierarchies is fine (half-removed leftover) */
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b)

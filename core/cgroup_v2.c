@@ -130,7 +130,7 @@ static int v2_open(struct cg_group *g, struct err *err)
     if (!rel)
         return err_set(err, ENOMEM, "cgroup");
     g->v2_dir = openat(m->v2_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (g->v2_dir < 0 && (errno != ENOENT || m->n_v1 == 0))
+    if (g->v2_dir < 0 && errno != ENOENT)
         return err_set(err, errno, "open cgroup v2 '%s/%s'", m->v2_path, rel);
     return 0;
 }
