@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,7 +381,7 @@ static int sf_export(struct sf_builder *b, struct secfilter *ret, struct err *er
     return 0;
 }
 
-int secfilter_build_default(uint64_t caps, struct secfilter *ret, struct err *err)
+static int sf_compile_default(uint64_t caps, struct secfilter *ret, struct err *err)
 {
     struct sf_builder b;
     int r;
@@ -429,6 +430,167 @@ int secfilter_build_default(uint64_t caps, struct secfilter *ret, struct err *er
         r = sf_export(&b, ret, err);
     sf_builder_done(&b);
     return r;
+}
+
+/* ---- cache of the compiled default profile ---- */
+
+/* Bump when the table above changes: old cache files then no longer match. */
+#define SF_TABLE_VERSION "mgr-default-seccomp-2"
+#define SF_MEM_CACHE     8
+#define SF_CACHE_MAGIC   "MGRBPF01"
+
+#define SF_KEY_LEN       96
+
+struct sf_cache_hdr {
+    char magic[8];
+    char key[SF_KEY_LEN]; /* the whole key, compared on load (the file name is a hash) */
+    uint64_t n_insns;
+};
+
+static struct {
+    bool used;
+    char key[SF_KEY_LEN];
+    struct sock_filter *insns;
+    size_t n_insns;
+} sf_mem_cache[SF_MEM_CACHE];
+static char *sf_cache_dir;
+
+void secfilter_set_cache_dir(const char *dir)
+{
+    if (dir && sf_cache_dir && STREQ(dir, sf_cache_dir))
+        return;
+    for (size_t i = 0; i < SF_MEM_CACHE; i++) {
+        free(sf_mem_cache[i].insns);
+        sf_mem_cache[i].insns = NULL;
+        sf_mem_cache[i].used = false;
+    }
+    free(sf_cache_dir);
+    sf_cache_dir = dir ? strdup(dir) : NULL;
+}
+
+/* The key: everything the compiled program depends on, as text (zero-padded). */
+static void sf_cache_key(uint64_t caps, char key[SF_KEY_LEN])
+{
+    const struct scmp_version *v = seccomp_version();
+
+    memset(key, 0, SF_KEY_LEN);
+    snprintf(key, SF_KEY_LEN, "%s %u.%u.%u %#x %016llx", SF_TABLE_VERSION, v ? v->major : 0,
+            v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native(), (unsigned long long)caps);
+}
+
+static int sf_dup_insns(const struct sock_filter *in, size_t n, struct secfilter *ret)
+{
+    struct sock_filter *c = malloc(n * sizeof(*c));
+
+    if (!c)
+        return -ENOMEM;
+    memcpy(c, in, n * sizeof(*c));
+    *ret = (struct secfilter){.insns = c, .n_insns = n};
+    return 0;
+}
+
+static void sf_mem_put(const char key[SF_KEY_LEN], const struct secfilter *f)
+{
+    static size_t next;
+    size_t i = next++ % SF_MEM_CACHE;
+    struct sock_filter *c = malloc(f->n_insns * sizeof(*c));
+
+    if (!c)
+        return;
+    memcpy(c, f->insns, f->n_insns * sizeof(*c));
+    free(sf_mem_cache[i].insns);
+    sf_mem_cache[i].used = true;
+    memcpy(sf_mem_cache[i].key, key, SF_KEY_LEN);
+    sf_mem_cache[i].insns = c;
+    sf_mem_cache[i].n_insns = f->n_insns;
+}
+
+static void sf_cache_path(const char key[SF_KEY_LEN], char *buf, size_t len)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a: a file name, not a security check */
+
+    for (size_t i = 0; i < SF_KEY_LEN && key[i]; i++)
+        h = (h ^ (unsigned char)key[i]) * UINT64_C(0x100000001b3);
+    snprintf(buf, len, "%s/seccomp/default-%016llx.bpf", sf_cache_dir, (unsigned long long)h);
+}
+
+static int sf_disk_get(const char key[SF_KEY_LEN], struct secfilter *ret)
+{
+    _cleanup_close_ int fd = -1;
+    char path[PATH_MAX];
+    struct sf_cache_hdr h;
+    struct stat st;
+    struct sock_filter *insns;
+
+    sf_cache_path(key, path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    /* A program we load into every container: only trust a file we wrote ourselves. */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+            (st.st_mode & 0022))
+        return -EPERM;
+    if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+            memcmp(h.magic, SF_CACHE_MAGIC, 8) != 0 || memcmp(h.key, key, SF_KEY_LEN) != 0 ||
+            h.n_insns == 0 || h.n_insns > BPF_MAXINSNS ||
+            (uint64_t)st.st_size != sizeof(h) + h.n_insns * sizeof(struct sock_filter))
+        return -EBADMSG;
+    insns = malloc(h.n_insns * sizeof(*insns));
+    if (!insns)
+        return -ENOMEM;
+    if (pread(fd, insns, h.n_insns * sizeof(*insns), sizeof(h)) !=
+            (ssize_t)(h.n_insns * sizeof(*insns))) {
+        free(insns);
+        return -EIO;
+    }
+    *ret = (struct secfilter){.insns = insns, .n_insns = h.n_insns};
+    return 0;
+}
+
+static void sf_disk_put(const char key[SF_KEY_LEN], const struct secfilter *f)
+{
+    char path[PATH_MAX], dir[PATH_MAX];
+    size_t len = sizeof(struct sf_cache_hdr) + f->n_insns * sizeof(struct sock_filter);
+    _cleanup_free_ char *buf = malloc(len);
+    struct sf_cache_hdr h = {.n_insns = f->n_insns};
+
+    if (!buf)
+        return;
+    memcpy(h.magic, SF_CACHE_MAGIC, 8);
+    memcpy(h.key, key, SF_KEY_LEN);
+    memcpy(buf, &h, sizeof(h));
+    memcpy(buf + sizeof(h), f->insns, f->n_insns * sizeof(struct sock_filter));
+    snprintf(dir, sizeof(dir), "%s/seccomp", sf_cache_dir);
+    if (mkdir_p(dir, 0700) < 0)
+        return;
+    sf_cache_path(key, path, sizeof(path));
+    /* Best effort: a failed write only costs the next start a compile. */
+    (void)write_file_atomic_at(AT_FDCWD, path, buf, len, 0600, false);
+}
+
+int secfilter_build_default(uint64_t caps, struct secfilter *ret, struct err *err)
+{
+    char key[SF_KEY_LEN];
+    int r;
+
+    sf_cache_key(caps, key);
+    for (size_t i = 0; i < SF_MEM_CACHE; i++)
+        if (sf_mem_cache[i].used && memcmp(sf_mem_cache[i].key, key, SF_KEY_LEN) == 0) {
+            if (sf_dup_insns(sf_mem_cache[i].insns, sf_mem_cache[i].n_insns, ret) < 0)
+                return err_set(err, ENOMEM, "default seccomp profile");
+            return 0;
+        }
+    if (sf_cache_dir && sf_disk_get(key, ret) == 0) {
+        sf_mem_put(key, ret);
+        return 0;
+    }
+    r = sf_compile_default(caps, ret, err);
+    if (r < 0)
+        return r;
+    sf_mem_put(key, ret);
+    if (sf_cache_dir)
+        sf_disk_put(key, ret);
+    return 0;
 }
 
 /* ---- OCI / Docker JSON profiles ---- */

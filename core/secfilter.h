@@ -19,6 +19,14 @@ struct secfilter {
  * and personality argument filters, x86_64 + x86 + x32) for the capability mask caps (rules
  * conditioned on capabilities follow it). Returns 0 or -errno with err set. */
 int secfilter_build_default(uint64_t caps, struct secfilter *ret, struct err *err);
+/* Compiling the default profile for three arches takes libseccomp tens of milliseconds, so
+ * the exported program is cached per capability mask: in memory for the life of the process,
+ * and on disk as DIR/seccomp/default-<hash>.bpf (0600; the file holds its full key: table
+ * version, libseccomp version, arch and mask) when a directory is set (the runtime sets its run dir).
+ * A cache file not owned by us, group/world-writable or not matching its key is ignored.
+ * dir is copied; NULL disables the disk cache. A different directory empties the memory
+ * cache; the same one again is a no-op (cheap to call before every sec_prepare). */
+void secfilter_set_cache_dir(const char *dir);
 /* Builds a filter from an OCI / Docker JSON seccomp profile text (defaultAction,
  * defaultErrnoRet, architectures, syscalls[] with names/action/errnoRet/args/includes/excludes).
  * Unknown syscall names become warnings. origin names the source in messages. */

@@ -1,5 +1,6 @@
 /* Seccomp filters: the built-in default and JSON profiles are built, then loaded in a forked
  * child (with no_new_privs, so no root is needed) and probed with real syscalls. */
+#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -321,6 +322,80 @@ static int test_plan_from_unit(void)
     return 0;
 }
 
+/* In a fresh process (empty memory cache): builds the default with the disk cache in dir and
+ * returns 0 when the program equals want. */
+static int build_in_child(const char *dir, const struct secfilter *want)
+{
+    int st;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        struct secfilter f = {0};
+        struct err e = {0};
+        secfilter_set_cache_dir(dir);
+        if (secfilter_build_default(caps_default_mask(), &f, &e) < 0)
+            _exit(2);
+        _exit(f.n_insns == want->n_insns &&
+                                memcmp(f.insns, want->insns, f.n_insns * sizeof(*f.insns)) == 0
+                        ? 0
+                        : 1);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+static int test_cache(void)
+{
+    char dir[] = "/tmp/mgrt.sfcache.XXXXXX", path[600];
+    struct secfilter a = {0}, b = {0};
+    struct err e = {0};
+    struct dirent *de;
+    struct stat st;
+    DIR *d;
+    int fd;
+
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_INT(secfilter_build_default(caps_default_mask(), &a, &e), 0);
+    CHECK_INT(secfilter_build_default(caps_default_mask(), &b, &e), 0); /* memory hit */
+    CHECK_INT(a.n_insns, b.n_insns);
+    CHECK(memcmp(a.insns, b.insns, a.n_insns * sizeof(*a.insns)) == 0);
+    secfilter_done(&b);
+    CHECK_INT(build_in_child(dir, &a), 0); /* compiles, writes the cache file */
+
+    snprintf(path, sizeof(path), "%s/seccomp", dir);
+    d = opendir(path);
+    CHECK(d != NULL);
+    path[0] = 0;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            snprintf(path, sizeof(path), "%s/seccomp/%s", dir, de->d_name);
+    closedir(d);
+    CHECK(path[0] != 0);
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0600);
+    CHECK_INT(build_in_child(dir, &a), 0); /* disk hit, same program */
+    /* Change one instruction behind a valid header: the child now loads the changed
+     * program, which proves the file is what is used... */
+    fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    CHECK(pwrite(fd, "\x7f", 1, st.st_size - 2) == 1);
+    CHECK_INT(build_in_child(dir, &a), 1);
+    /* ...unless it is group/world-writable, or its header is damaged: then recompiled. */
+    CHECK_INT(chmod(path, 0666), 0);
+    CHECK_INT(build_in_child(dir, &a), 0);
+    CHECK_INT(chmod(path, 0600), 0);
+    CHECK(pwrite(fd, "\xff\xff\xff\xff", 4, 20) == 4);
+    close(fd);
+    CHECK_INT(build_in_child(dir, &a), 0);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/seccomp", dir);
+    rmdir(path);
+    CHECK_INT(rmdir(dir), 0);
+    secfilter_done(&a);
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_default_profile);
@@ -329,5 +404,6 @@ int main(void)
     RUN(test_json_errors);
     RUN(test_json_docker_style);
     RUN(test_plan_from_unit);
+    RUN(test_cache);
     return HARNESS_END();
 }
