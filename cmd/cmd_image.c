@@ -25,7 +25,12 @@ static void usage(FILE *f)
             "  ls [--json]    list stored images (name, id, size, layers, created)\n"
             "  inspect NAME   print an image's record as JSON\n"
             "  rm NAME...     remove names (an id removes the image record)\n"
-            "  gc             remove layers that no image and no container uses\n\n"
+            "  gc             remove layers that no image and no container uses\n"
+            "  prepare REF [--holder NAME]\n"
+            "                 resolve REF as a unit's image (importing a source on first use)\n"
+            "                 and print its layer directories, lowest first; --holder NAME\n"
+            "                 records NAME as using them (gc keeps them)\n"
+            "  release NAME   forget NAME's use of layers\n\n"
             "Progress is shown on a terminal; --quiet hides it.\n");
 }
 
@@ -214,6 +219,50 @@ static int do_gc(struct mgr_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int do_prepare(struct mgr_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"holder", required_argument, NULL, 'H'},
+            {0},
+    };
+    const char *holder = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': holder = optarg; break;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct err err = {0};
+    struct image_info *info = NULL;
+    if (image_prepare(ctx->root, argv[optind], holder, NULL, &info, &err) < 0) {
+        log_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; info->layers[i]; i++)
+        printf("%s\n", info->layers[i]);
+    image_info_free(info);
+    return EXIT_OK;
+}
+
+static int do_release(struct mgr_ctx *ctx, int argc, char **argv)
+{
+    if (argc != 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct err err = {0};
+    if (image_release(ctx->root, argv[1], &err) < 0) {
+        log_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
 int cmd_image(struct mgr_ctx *ctx, int argc, char **argv)
 {
     if (argc < 2 || STREQ(argv[1], "-h") || STREQ(argv[1], "--help") || STREQ(argv[1], "help")) {
@@ -237,6 +286,10 @@ int cmd_image(struct mgr_ctx *ctx, int argc, char **argv)
         return do_rm(ctx, argc, argv);
     if (STREQ(sub, "gc"))
         return do_gc(ctx, argc, argv);
+    if (STREQ(sub, "prepare"))
+        return do_prepare(ctx, argc, argv);
+    if (STREQ(sub, "release"))
+        return do_release(ctx, argc, argv);
     log_error("unknown image command '%s' (see 'mgr image --help')", sub);
     return EXIT_USAGE;
 }

@@ -372,6 +372,7 @@ struct layer_plan {
     const void *mem;   /* docker-archive: entry content read in pass 1 */
     size_t mem_len;
     bool done;
+    bool fresh; /* extracted by this import (rolled back if the import fails) */
 };
 
 struct plan {
@@ -782,6 +783,7 @@ static int store_layer(struct store *s, struct layer_plan *lp, struct layer_sour
         goto undo_tmp;
     }
     struct layer_result res = {0};
+    log_debug("image store: extracting layer %s", src->what);
     r = layer_extract(src, dfd, lim, &res, err);
     if (r < 0) {
         err_wrap(err, "layer %s", src->what);
@@ -889,6 +891,7 @@ static int extract_all(struct store *s, struct plan *p, const struct image_opts 
         if ((r = store_layer(s, lp, &src, &lim, &cached, err)) < 0)
             return r;
         lp->done = true;
+        lp->fresh = !cached;
         progress_layer(&pc, i, lp->size, cached, true);
     }
     if (!need_pass2)
@@ -925,6 +928,7 @@ static int extract_all(struct store *s, struct plan *p, const struct image_opts 
             if ((r = store_layer(s, lp, &src, &lim, &cached, err)) < 0)
                 return r;
             lp->done = true;
+            lp->fresh = !cached;
             progress_layer(&pc, i, (uint64_t)archive_entry_size(e), cached, true);
             /* Later layers naming the same member are the same content. */
             for (size_t k = i + 1; k < p->n_layers; k++)
@@ -1298,6 +1302,60 @@ struct image_info *image_info_free(struct image_info *info)
     return NULL;
 }
 
+static int collect_layers_cb(json_t *rec, void *ud);
+
+/* Layers named by any image record or container hold. */
+static int layers_in_use(struct store *s, char ***keep)
+{
+    int r = records_foreach(s, collect_layers_cb, keep);
+    if (r < 0)
+        return r;
+    int hfd = dup(s->holds_fd);
+    DIR *d = hfd >= 0 ? fdopendir(hfd) : NULL;
+    if (!d) {
+        if (hfd >= 0)
+            close(hfd);
+        return -errno;
+    }
+    rewinddir(d);
+    struct dirent *de;
+    while (r >= 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        json_t *h = NULL;
+        /* An unreadable hold keeps everything: never guess in favour of deleting. */
+        if (record_load_at(s->holds_fd, de->d_name, &h) < 0) {
+            r = -EBADMSG;
+            break;
+        }
+        r = collect_layers_cb(h, keep);
+        json_decref(h);
+    }
+    closedir(d);
+    return r;
+}
+
+/* A failed import leaves nothing: the layers it extracted go again unless something else
+ * (an image record, a hold) has started to use them meanwhile. */
+static void rollback_layers(struct store *s, struct plan *p)
+{
+    for (size_t i = 0; i < p->n_layers; i++) {
+        struct layer_plan *lp = &p->layers[i];
+        if (!lp->fresh)
+            continue;
+        char name[80];
+        snprintf(name, sizeof(name), "%s.lock", lp->diff_hex);
+        struct err ignored = {0};
+        _cleanup_close_ int lk = lock_file_at(s->locks_fd, name, &ignored);
+        _cleanup_strv_ char **keep = NULL;
+        if (lk < 0 || layers_in_use(s, &keep) < 0 || strv_contains(keep, lp->diff_hex))
+            continue;
+        log_debug("image store: rolling back layer sha256:%s", lp->diff_hex);
+        (void)rm_rf_at(s->layers_fd, lp->diff_hex);
+        (void)unlinkat(s->locks_fd, name, 0);
+    }
+}
+
 /* Builds the plan of a source reference: canonical source, digests, layer list. */
 static int plan_source(enum image_src kind, const char *path, const char *tag, struct plan *p,
         struct err *err)
@@ -1363,6 +1421,8 @@ static int do_import(struct store *s, enum image_src kind, const char *path, con
         r = plan_tar_config(&p, err);
     if (r >= 0)
         r = record_write(s, &p, name, ret_rec, err);
+    if (r < 0)
+        rollback_layers(s, &p);
     plan_free(&p);
     return r;
 }
@@ -1594,40 +1654,18 @@ int image_gc(const char *root_dir, char *const *extra_in_use, uint64_t *ret_free
     if (r < 0)
         return r;
     _cleanup_strv_ char **keep = strv_dup(extra_in_use);
-    r = records_foreach(&s, collect_layers_cb, &keep);
-    /* Holds: layers of containers, whether or not their image record still exists. */
-    int hfd = dup(s.holds_fd);
-    DIR *d = hfd >= 0 ? fdopendir(hfd) : NULL;
-    if (!d) {
-        if (hfd >= 0)
-            close(hfd);
-        store_close(&s);
-        return err_set(err, errno, "read image holds");
-    }
-    struct dirent *de;
-    while (r >= 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        json_t *h = NULL;
-        if (record_load_at(s.holds_fd, de->d_name, &h) < 0) {
-            /* An unreadable hold keeps everything: never guess in favour of deleting. */
-            r = err_setx(err, EINVAL, "image hold '%s' is unreadable; not collecting",
-                    de->d_name);
-            break;
-        }
-        r = collect_layers_cb(h, &keep);
-        json_decref(h);
-    }
-    closedir(d);
+    r = layers_in_use(&s, &keep);
     if (r < 0) {
         store_close(&s);
-        return err->code ? -err->code : err_set(err, -r, "image gc");
+        return r == -EBADMSG ? err_setx(err, EBADMSG, "an image hold is unreadable; not collecting")
+                             : err_set(err, -r, "image gc: read records and holds");
     }
 
     int removed = 0;
     uint64_t freed = 0;
     int lfd = dup(s.layers_fd);
-    d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    struct dirent *de;
     while (d && (de = readdir(d))) {
         if (!image_hex_valid(de->d_name) || strv_contains(keep, de->d_name))
             continue;
@@ -1647,6 +1685,20 @@ int image_gc(const char *root_dir, char *const *extra_in_use, uint64_t *ret_free
     while (d && (de = readdir(d)))
         if (de->d_name[0] != '.')
             (void)rm_rf_at(s.tmp_fd, de->d_name);
+    if (d)
+        closedir(d);
+    /* Lock files of layers that are gone: nobody can hold them under the exclusive lock. */
+    int kfd = dup(s.locks_fd);
+    d = kfd >= 0 ? fdopendir(kfd) : NULL;
+    while (d && (de = readdir(d))) {
+        char hex[65];
+        if (strlen(de->d_name) != 69 || !STREQ(de->d_name + 64, ".lock"))
+            continue;
+        memcpy(hex, de->d_name, 64);
+        hex[64] = '\0';
+        if (!layer_present(&s, hex))
+            (void)unlinkat(s.locks_fd, de->d_name, 0);
+    }
     if (d)
         closedir(d);
     store_close(&s);

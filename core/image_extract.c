@@ -365,9 +365,14 @@ static int clear_existing(struct writer *w, int dir_fd, const char *name, const 
     *ret_was_whiteout = is_whiteout(&st);
     int r;
     if (S_ISDIR(st.st_mode)) {
-        /* Our cached parent may live below what goes away. */
+        /* The cached parent may live below what goes away (and dir_fd may be the cache's
+         * own fd): keep our own reference to dir_fd, drop the cache. */
+        int keep = dup(dir_fd);
+        if (keep < 0)
+            return err_set(w->err, errno, "dup");
         cache_drop(w);
-        r = rm_rf_at(dir_fd, name);
+        r = rm_rf_at(keep, name);
+        close(keep);
     } else {
         r = unlinkat(dir_fd, name, 0) < 0 ? -errno : 0;
     }

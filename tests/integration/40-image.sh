@@ -1,0 +1,435 @@
+#!/usr/bin/env bash
+# Images: OCI layout (umoci), docker-archive (skopeo) and tar sources built at test time from
+# busybox-static; the merged rootfs against umoci unpack's; verification failures; hostile
+# layers; shared layers; gc; a killed import.
+source "$(dirname "$0")/lib.sh"
+requires root cmd:umoci cmd:skopeo cmd:python3 file:/bin/busybox
+
+W=$T_TMP/w
+mkdir -p "$W"
+OCI=$W/oci
+STORE=$MGR_ROOT/image
+
+# build_oci_image LAYOUT TAG: three umoci layers over busybox: layer 2 deletes a file and a
+# directory (whiteouts) and adds a setuid file; layer 3 adds a hardlink, an xattr, a change.
+build_oci_image() {
+    local oci=$1 tag=$2 w=$1.work
+    umoci init --layout "$oci" >/dev/null && umoci new --image "$oci:$tag" >/dev/null || return 1
+    umoci unpack --image "$oci:$tag" "$w" >/dev/null || return 1
+    make_busybox_rootfs "$w/rootfs"
+    mkdir -p "$w/rootfs/etc/app/sub" "$w/rootfs/data"
+    echo one >"$w/rootfs/etc/app/a"
+    echo two >"$w/rootfs/etc/app/sub/b"
+    echo gone >"$w/rootfs/data/gone"
+    echo keep >"$w/rootfs/data/keep"
+    mkfifo "$w/rootfs/data/fifo"
+    ln -s ../data/keep "$w/rootfs/etc/keep-link"
+    chown 101:101 "$w/rootfs/data/keep"
+    chmod 0640 "$w/rootfs/data/keep"
+    umoci repack --image "$oci:$tag" "$w" >/dev/null || return 1
+    rm -rf "$w"
+    umoci unpack --image "$oci:$tag" "$w" >/dev/null || return 1
+    rm -f "$w/rootfs/data/gone"
+    rm -rf "$w/rootfs/etc/app/sub"
+    echo new >"$w/rootfs/etc/app/c"
+    echo suid >"$w/rootfs/bin/suid"
+    chmod 4755 "$w/rootfs/bin/suid"
+    umoci repack --image "$oci:$tag" "$w" >/dev/null || return 1
+    rm -rf "$w"
+    umoci unpack --image "$oci:$tag" "$w" >/dev/null || return 1
+    echo top >"$w/rootfs/top"
+    ln "$w/rootfs/top" "$w/rootfs/top.hl"
+    python3 -c "import os,sys; os.setxattr(sys.argv[1], 'user.mgrt', b'yes')" "$w/rootfs/top"
+    echo changed >"$w/rootfs/data/keep"
+    umoci repack --image "$oci:$tag" "$w" >/dev/null || return 1
+    rm -rf "$w"
+    umoci config --image "$oci:$tag" --config.entrypoint /bin/sh --config.cmd -c \
+        --config.cmd 'echo hi' --config.env FOO=bar --config.workingdir /data \
+        --config.user 101:101 --config.exposedports 80/tcp >/dev/null
+}
+
+# mktar FILE PYTHON-BODY: writes a tar with python's tarfile; the body calls add(...).
+mktar() {
+    local out=$1 body=$2
+    python3 - "$out" "$body" <<'PY'
+import io, sys, tarfile
+out, body = sys.argv[1], sys.argv[2]
+tf = tarfile.open(out, "w", format=tarfile.PAX_FORMAT)
+def add(name, data=None, typ=tarfile.REGTYPE, mode=0o644, link="", uid=0, gid=0,
+        devmajor=0, devminor=0, pax=None, size=None):
+    ti = tarfile.TarInfo(name); ti.type = typ; ti.mode = mode; ti.linkname = link
+    ti.uid, ti.gid, ti.mtime = uid, gid, 1700000000
+    ti.devmajor, ti.devminor = devmajor, devminor
+    if pax: ti.pax_headers = pax
+    if data is not None: ti.size = len(data)
+    tf.addfile(ti, io.BytesIO(data) if data is not None else None)
+D, S, H, C, F = tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE
+exec(body)
+tf.close()
+PY
+}
+
+# add_opaque_layer LAYOUT TAG: a fourth layer that replaces /etc/app by an opaque directory.
+add_opaque_layer() {
+    mktar "$1.opq.tar" '
+add("etc/", typ=D, mode=0o755)
+add("etc/app/", typ=D, mode=0o750)
+add("etc/app/d", b"opaque\n")
+add("etc/app/.wh..wh..opq", b"")' || return 1
+    umoci raw add-layer --image "$1:$2" "$1.opq.tar" >/dev/null && rm -f "$1.opq.tar"
+}
+
+# listing DIR: path, type, mode, owner, content hash, mtime of files, link target, xattrs.
+listing() {
+    python3 - "$1" <<'PY'
+import hashlib, os, stat, sys
+root = sys.argv[1]
+for dp, dns, fns in os.walk(root):
+    dns.sort()
+    for n in sorted(dns + fns):
+        p = os.path.join(dp, n); st = os.lstat(p); extra = ""
+        if stat.S_ISLNK(st.st_mode): extra = "-> " + os.readlink(p)
+        elif stat.S_ISREG(st.st_mode):
+            extra = hashlib.sha256(open(p, "rb").read()).hexdigest()[:16] + " %d" % st.st_mtime
+        elif stat.S_ISCHR(st.st_mode): extra = "dev %d,%d" % (os.major(st.st_rdev), os.minor(st.st_rdev))
+        xs = sorted(x for x in os.listxattr(p, follow_symlinks=False) if not x.startswith("trusted.overlay."))
+        xa = ",".join("%s=%r" % (x, os.getxattr(p, x, follow_symlinks=False)) for x in xs)
+        print(os.path.relpath(p, root), oct(st.st_mode), "%d:%d" % (st.st_uid, st.st_gid), extra, xa)
+PY
+}
+
+# merged_listing IMAGE: lists the overlay of the image's layers as a container would see it.
+merged_listing() {
+    local dirs mnt
+    dirs=$("$MGR" image inspect "$1" | python3 -c 'import json,sys; print(":".join(reversed(json.load(sys.stdin)["layer_dirs"])))') || return 1
+    mnt=$(mktemp -d "$W/mnt.XXXXXX")
+    if [[ $dirs == *:* ]]; then
+        mount -t overlay overlay -o "ro,lowerdir=$dirs" "$mnt" || return 1
+    else
+        mount --bind -o ro "$dirs" "$mnt" || return 1
+    fi
+    listing "$mnt"
+    umount "$mnt"
+    rmdir "$mnt"
+}
+
+store_empty() {
+    local n
+    n=$(find "$STORE/layers" "$STORE/tmp" "$STORE/records" -mindepth 1 2>/dev/null | wc -l)
+    [ "$n" = 0 ] || fail "store not empty: $(find "$STORE/layers" "$STORE/tmp" "$STORE/records" -mindepth 1 -maxdepth 1)"
+}
+
+# Shared fixture: the image and umoci's own unpack of it.
+build_oci_image "$OCI" t1 && add_opaque_layer "$OCI" t1 || { echo "could not build the image"; exit 1; }
+umoci unpack --image "$OCI:t1" "$W/ref" >/dev/null || exit 1
+listing "$W/ref/rootfs" >"$W/ref.txt"
+echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$W/policy.json"
+
+t_oci_matches_umoci() {
+    local id
+    id=$("$MGR" image import "oci:$OCI:t1" --name mgrt-bb:1) || return 1
+    merged_listing mgrt-bb:1 >"$W/ours.txt" || return 1
+    diff -u "$W/ref.txt" "$W/ours.txt" || fail "merged rootfs differs from umoci unpack"
+    # sanity of the fixture itself: the whiteouts and the opaque dir did their job
+    grep -q '^data/gone ' "$W/ours.txt" && fail "data/gone not deleted"
+    grep -q '^etc/app/a ' "$W/ours.txt" && fail "etc/app/a visible through opaque dir"
+    grep -q '^etc/app/d ' "$W/ours.txt" || fail "etc/app/d missing"
+    grep -q "^top .*user.mgrt=b'yes'" "$W/ours.txt" || fail "xattr lost"
+    local js
+    js=$("$MGR" image inspect mgrt-bb:1) || return 1
+    assert_eq "$(echo "$js" | jq -r .id)" "$id" "id"
+    assert_eq "$(echo "$js" | jq -c .config.config.Entrypoint)" '["/bin/sh"]' entrypoint
+    assert_eq "$(echo "$js" | jq -r '.layers|length')" 4 layers
+    # layer 2 has an overlay whiteout (0/0 char device), layer 4 an opaque directory
+    local l2 l4
+    l2=$(echo "$js" | jq -r '.layer_dirs[1]')
+    l4=$(echo "$js" | jq -r '.layer_dirs[3]')
+    assert_eq "$(stat -c '%F %t:%T' "$l2/data/gone")" "character special file 0:0" whiteout
+    assert_eq "$(python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'trusted.overlay.opaque'))" "$l4/etc/app")" "b'y'" opaque
+    # the store is root-only: setuid files and device nodes in layers are out of reach
+    assert_eq "$(stat -c %a "$STORE")" 700 "store mode"
+    "$MGR" image ls | grep -q '^mgrt-bb:1 ' || fail "ls does not show mgrt-bb:1"
+    assert_eq "$("$MGR" image ls --json | jq -r '.[0].layers')" 4 "ls --json layers"
+}
+
+t_docker_archive() {
+    skopeo --policy "$W/policy.json" copy "oci:$OCI:t1" "docker-archive:$W/da.tar:mgrt/bb:da" \
+        >/dev/null 2>&1 || fail "skopeo copy failed" || return 1
+    export MGR_ROOT=$T_TMP/root-da
+    local id
+    id=$("$MGR" image import "docker-archive:$W/da.tar") || return 1
+    "$MGR" image ls | grep -q '^docker.io/mgrt/bb:da ' || fail "RepoTags name not recorded" || return 1
+    merged_listing docker.io/mgrt/bb:da >"$W/da.txt" || return 1
+    diff -u "$W/ref.txt" "$W/da.txt" || fail "docker-archive rootfs differs from umoci unpack"
+    # same config blob, same image id as the OCI import
+    assert_eq "$id" "$(jq -r '.manifests[0].digest' "$OCI/index.json" | xargs -I{} sh -c "jq -r .config.digest $OCI/blobs/sha256/\$(echo {} | cut -d: -f2)" | cut -d: -f2)" "image id"
+}
+
+t_tar_sniffing() {
+    export MGR_ROOT=$T_TMP/root-tar
+    tar -C "$W/ref/rootfs" --xattrs --numeric-owner -cf "$W/plain.blob" . || return 1
+    gzip -c "$W/plain.blob" >"$W/gz.blob"
+    xz -c "$W/plain.blob" >"$W/xz.blob"
+    zstd -q -c "$W/plain.blob" >"$W/zst.blob"
+    local ids="" f
+    for f in plain gz xz zst; do
+        ids+="$("$MGR" image import "tar:$W/$f.blob" --name "mgrt-$f") " || fail "import $f" || return 1
+    done
+    assert_eq "$(echo $ids | tr ' ' '\n' | sort -u | wc -l)" 1 "one id for 4 compressions"
+    merged_listing mgrt-zst >"$W/tar.txt" || return 1
+    diff -u "$W/ref.txt" "$W/tar.txt" || fail "tar rootfs differs"
+}
+
+# corrupt_layout NAME PYTHON: copies the layout and edits it; m = manifest, c = config,
+# blob(hex) = path; the manifest and index digests are fixed up unless the edit says not to.
+corrupt_layout() {
+    local dst=$W/$1
+    rm -rf "$dst"
+    cp -a "$OCI" "$dst"
+    python3 - "$dst" "$2" <<'PY'
+import hashlib, json, os, sys
+d, body = sys.argv[1], sys.argv[2]
+blob = lambda h: os.path.join(d, "blobs/sha256", h)
+idx = json.load(open(os.path.join(d, "index.json")))
+mdesc = idx["manifests"][0]
+m = json.load(open(blob(mdesc["digest"][7:])))
+c = json.load(open(blob(m["config"]["digest"][7:])))
+def put(obj):
+    data = json.dumps(obj).encode(); h = hashlib.sha256(data).hexdigest()
+    open(blob(h), "wb").write(data); return h, len(data)
+fix_config = True
+exec(body)
+if fix_config:
+    h, n = put(c); m["config"]["digest"] = "sha256:" + h; m["config"]["size"] = n
+h, n = put(m); mdesc["digest"] = "sha256:" + h; mdesc["size"] = n
+json.dump(idx, open(os.path.join(d, "index.json"), "w"))
+PY
+}
+
+expect_refused() {
+    local src=$1 want=$2 out
+    shift 2
+    out=$("$MGR" image import "$src" "$@" 2>&1) && fail "import of $src succeeded" && return 1
+    assert_contains "$out" "$want" "error for $src" || return 1
+    store_empty
+}
+
+t_corrupted_blob() {
+    export MGR_ROOT=$T_TMP/root-bad
+    STORE=$MGR_ROOT/image
+    local l2
+    corrupt_layout bad-blob 'fix_config = False' || return 1
+    l2=$(python3 -c "import json,sys; i=json.load(open(sys.argv[1]+'/index.json')); m=json.load(open(sys.argv[1]+'/blobs/sha256/'+i['manifests'][0]['digest'][7:])); print(m['layers'][1]['digest'][7:])" "$W/bad-blob")
+    # flip one byte in the middle of the second layer (same size)
+    python3 - "$W/bad-blob/blobs/sha256/$l2" <<'PY'
+import sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0xff; open(p, "wb").write(b)
+PY
+    expect_refused "oci:$W/bad-blob" "$l2"
+}
+
+t_wrong_diff_id() {
+    export MGR_ROOT=$T_TMP/root-bad
+    STORE=$MGR_ROOT/image
+    corrupt_layout bad-diff 'c["rootfs"]["diff_ids"][2] = "sha256:" + "ab" * 32' || return 1
+    expect_refused "oci:$W/bad-diff" "does not match diff_id sha256:abab"
+}
+
+t_bad_descriptors() {
+    export MGR_ROOT=$T_TMP/root-bad
+    STORE=$MGR_ROOT/image
+    local i=0 case
+    while IFS='|' read -r edit want; do
+        i=$((i + 1))
+        corrupt_layout "bad-desc-$i" "$edit" || return 1
+        expect_refused "oci:$W/bad-desc-$i" "$want" || { echo "  case: $edit" >&2; return 1; }
+    done <<'EOF'
+m["layers"][0]["digest"] = "sha256:../../../../etc/passwd"|invalid digest
+m["layers"][0]["digest"] = "sha512:" + "ab" * 64|invalid digest
+m["layers"][0]["digest"] = m["layers"][0]["digest"].upper().replace("SHA256", "sha256")|invalid digest
+m["layers"][1]["size"] += 1|differs from its descriptor
+m["layers"][1]["mediaType"] = "application/x-mgrt-unknown"|unsupported media type
+m["layers"][1]["mediaType"] = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"|unsupported media type
+m["layers"][2]["digest"] = "sha256:" + "cd" * 32|blob sha256:cdcd
+m["config"]["digest"] = "sha256:" + "ef" * 32; fix_config = False|blob sha256:efef
+m["config"]["size"] -= 1; fix_config = False|differs from its descriptor
+c["rootfs"]["diff_ids"].pop()|diff_ids for 4 layers
+EOF
+}
+
+# hostile TAR-NAME BODY WANT: a tar: import that must fail with WANT, write nothing outside
+# its layer and leave nothing in the store.
+hostile() {
+    local name=$1 body=$2 want=$3
+    mktar "$W/$name.tar" "$body" || return 1
+    expect_refused "tar:$W/$name.tar" "$want" || { echo "  case: $name" >&2; return 1; }
+}
+
+t_hostile_layers() {
+    export MGR_ROOT=$T_TMP/root-hostile
+    STORE=$MGR_ROOT/image
+    local out=$W/outside
+    mkdir -p "$out"
+    local esc="../../../../../../../..$out"
+    hostile traversal "add('$esc/pwned', b'x')" "climbs out" || return 1
+    hostile traversal2 "add('a/../../b', b'x')" "climbs out" || return 1
+    hostile absolute "add('$out/pwned', b'x')" "path is absolute" || return 1
+    hostile symlink-escape "add('l', typ=S, link='$out'); add('l/pwned', b'x')" "is a symlink" || return 1
+    hostile symlink-rel-escape "add('l', typ=S, link='$esc'); add('l/pwned', b'x')" "is a symlink" || return 1
+    hostile hardlink-escape "add('h', typ=H, link='$esc/etc/passwd')" "outside the layer" || return 1
+    hostile hardlink-abs "add('h', typ=H, link='/etc/passwd')" "outside the layer" || return 1
+    hostile hardlink-via-symlink "add('l', typ=S, link='/etc'); add('h', typ=H, link='l/passwd')" "is a symlink" || return 1
+    hostile symlink-then-dir "add('d/', typ=D); add('d', typ=S, link='$out'); add('d/pwned', b'x')" "is a symlink" || return 1
+    hostile whiteout-dotdot "add('a/.wh..', b'')" "invalid whiteout" || return 1
+    hostile whiteout-dotdotdot "add('a/.wh...', b'')" "invalid whiteout" || return 1
+    hostile whiteout-reserved "add('a/.wh..wh.foo', b'')" "invalid whiteout" || return 1
+    hostile whiteout-via-symlink "add('l', typ=S, link='$out'); add('l/.wh.x', b'')" "is a symlink" || return 1
+    hostile opaque-root "add('.wh..wh..opq', b'')" "opaque whiteout of the layer root" || return 1
+    # a gzip bomb: 256 MiB of zeros in ~250 KiB, against a 32 MiB limit
+    head -c 256M /dev/zero | python3 -c "
+import io, sys, tarfile
+tf = tarfile.open(fileobj=sys.stdout.buffer, mode='w|')
+ti = tarfile.TarInfo('zeros'); ti.size = 256 << 20
+tf.addfile(ti, sys.stdin.buffer); tf.close()" | gzip -1 >"$W/bomb.tar.gz"
+    expect_refused "tar:$W/bomb.tar.gz" "the limit of 33554432 bytes" --max-layer-size 32M || return 1
+    # too many entries, against a 1000-entry limit
+    mktar "$W/entries.tar" "[add('f%d' % i, b'') for i in range(3000)]"
+    expect_refused "tar:$W/entries.tar" "more than 1000 entries" --max-entries 1000 || return 1
+    assert_eq "$(find "$out" -mindepth 1 | wc -l)" 0 "files written outside" || return 1
+    [ -e /etc/pwned ] && fail "/etc/pwned exists"
+    return 0
+}
+
+t_contained_layers() {
+    export MGR_ROOT=$T_TMP/root-contained
+    STORE=$MGR_ROOT/image
+    mktar "$W/contained.tar" "
+add('dup', b'first'); add('dup', b'second')
+add('d/', typ=D); add('d/x', b'x'); add('d', b'file now')
+add('s', typ=S, link='/etc'); add('s/', typ=D, mode=0o700); add('s/inside', b'in')
+add('o/', typ=D); add('o/keep', b'k'); add('o/.wh..wh..opq', b'')
+add('w/', typ=D); add('w/.wh.x', b''); add('w/x/', typ=D); add('w/x/y', b'y')
+add('null', typ=C, devmajor=1, devminor=3, mode=0o666)
+add('suid', b'#!/bin/sh\nid -u\n', mode=0o4755)
+add('xa', b'x', pax={'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.user.ok': '1'})
+add('hl', typ=H, link='dup')" || return 1
+    "$MGR" image import "tar:$W/contained.tar" --name mgrt-c >/dev/null || return 1
+    local l
+    l=$("$MGR" image inspect mgrt-c | jq -r '.layer_dirs[0]')
+    assert_eq "$(cat "$l/dup")" second "duplicate: later entry wins" || return 1
+    assert_eq "$(cat "$l/d")" "file now" "dir replaced by file" || return 1
+    [ -d "$l/s" ] && [ ! -L "$l/s" ] || fail "symlink replaced by a dir" || return 1
+    [ -e /etc/inside ] && fail "wrote through the symlink"
+    assert_eq "$(cat "$l/o/keep")" k "opaque marker kept the layer's own sibling" || return 1
+    assert_eq "$(python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'trusted.overlay.opaque'))" "$l/o")" "b'y'" "opaque" || return 1
+    assert_eq "$(cat "$l/w/x/y")" y "dir after its whiteout" || return 1
+    assert_eq "$(python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'trusted.overlay.opaque'))" "$l/w/x")" "b'y'" "re-created dir is opaque" || return 1
+    assert_eq "$(stat -c '%F %t:%T' "$l/null")" "character special file 1:3" "device node kept" || return 1
+    assert_eq "$(stat -c %a "$l/suid")" 4755 "setuid kept" || return 1
+    # contained: an unprivileged user cannot reach the store at all
+    local o
+    o=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$l/suid" 2>&1) && fail "nobody ran a setuid file from the store: $o"
+    assert_contains "$o" "Permission denied" "nobody running a store file" || return 1
+    python3 -c "import os,sys; sys.exit('trusted.overlay.opaque' in os.listxattr(sys.argv[1]))" "$l/xa" || fail "trusted.overlay xattr from the layer applied" || return 1
+    assert_eq "$(python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'user.ok'))" "$l/xa")" "b'1'" "user xattr kept" || return 1
+    assert_eq "$(stat -c %i "$l/hl")" "$(stat -c %i "$l/dup")" "hardlink" || return 1
+}
+
+t_shared_layers_and_gc() {
+    export MGR_ROOT=$T_TMP/root-gc
+    STORE=$MGR_ROOT/image
+    # t2 = t1 + one layer: both share t1's four layers
+    cp -a "$OCI" "$W/oci2"
+    mktar "$W/extra.tar" "add('extra', b'extra')" || return 1
+    umoci raw add-layer --image "$W/oci2:t1" "$W/extra.tar" >/dev/null || return 1
+    "$MGR" image import "oci:$OCI:t1" --name mgrt-a >/dev/null || return 1
+    "$MGR" image import "oci:$W/oci2:t1" --name mgrt-b >/dev/null || return 1
+    local a0 b0 a4 b4
+    a0=$("$MGR" image inspect mgrt-a | jq -r '.layer_dirs[0]')
+    b0=$("$MGR" image inspect mgrt-b | jq -r '.layer_dirs[0]')
+    assert_eq "$(stat -c %i "$a0/bin/busybox")" "$(stat -c %i "$b0/bin/busybox")" "shared base inode" || return 1
+    assert_eq "$(ls "$STORE/layers" | wc -l)" 5 "layers stored once" || return 1
+    # two containers of mgrt-b hold its layers; the images go away
+    "$MGR" image prepare mgrt-b --holder mgrt-c1 >/dev/null || return 1
+    "$MGR" image prepare mgrt-b --holder mgrt-c2 >"$W/c2.dirs" || return 1
+    assert_eq "$(wc -l <"$W/c2.dirs")" 5 "prepare prints 5 layer dirs" || return 1
+    "$MGR" image rm mgrt-a mgrt-b || return 1
+    assert_eq "$("$MGR" image ls --json | jq length)" 0 "no images left" || return 1
+    "$MGR" image gc >/dev/null || return 1
+    assert_eq "$(ls "$STORE/layers" | wc -l)" 5 "gc kept layers in use" || return 1
+    "$MGR" image release mgrt-c1 || return 1
+    "$MGR" image gc >/dev/null || return 1
+    assert_eq "$(ls "$STORE/layers" | wc -l)" 5 "gc kept layers still held by c2" || return 1
+    "$MGR" image release mgrt-c2 || return 1
+    local out
+    out=$("$MGR" image gc) || return 1
+    assert_contains "$out" "removed 5 layers" || return 1
+    assert_eq "$(ls "$STORE/layers" | wc -l)" 0 "gc removed unused layers" || return 1
+}
+
+t_prepare_reuses() {
+    export MGR_ROOT=$T_TMP/root-prep
+    tar -C "$W/ref/rootfs" -czf "$W/prep.tgz" . || return 1
+    local e1 e2 d1 d2
+    e1=$(MGR_DEBUG=1 "$MGR" image prepare "tar:$W/prep.tgz" --holder mgrt-p1 2>&1 >"$W/p1") || return 1
+    e2=$(MGR_DEBUG=1 "$MGR" image prepare "tar:$W/prep.tgz" --holder mgrt-p2 2>&1 >"$W/p2") || return 1
+    assert_contains "$e1" "extracting layer" "first prepare" || return 1
+    assert_not_contains "$e2" "extracting layer" "second prepare" || return 1
+    cmp -s "$W/p1" "$W/p2" || fail "different layers" || return 1
+    # an OCI source prepared twice extracts once too
+    e1=$(MGR_DEBUG=1 "$MGR" image prepare "oci:$OCI:t1" 2>&1 >/dev/null) || return 1
+    e2=$(MGR_DEBUG=1 "$MGR" image prepare "oci:$OCI:t1" 2>&1 >/dev/null) || return 1
+    assert_contains "$e1" "extracting layer" || return 1
+    assert_not_contains "$e2" "extracting layer" || return 1
+    # dir: is used in place
+    assert_eq "$("$MGR" image prepare "dir:$W/ref/rootfs")" "$W/ref/rootfs" "dir: layer" || return 1
+    local o
+    o=$("$MGR" image prepare mgrt-nonexistent 2>&1) && fail "unknown name accepted"
+    assert_contains "$o" "not in the store" || return 1
+}
+
+t_killed_import() {
+    export MGR_ROOT=$T_TMP/root-kill
+    STORE=$MGR_ROOT/image
+    # 48 files of 8 MiB: long enough to be caught mid-extraction
+    mkdir -p "$W/big"
+    local i
+    for i in $(seq 1 48); do head -c 8M /dev/urandom >"$W/big/f$i"; done
+    tar -C "$W/big" -cf "$W/big.tar" . || return 1
+    rm -rf "$W/big"
+    "$MGR" image import "tar:$W/big.tar" --name mgrt-big >/dev/null 2>&1 &
+    local pid=$!
+    wait_for 10 sh -c "ls '$STORE/tmp' 2>/dev/null | grep -q '^L-' && [ \$(find '$STORE/tmp' -type f | wc -l) -gt 3 ]" ||
+        { kill -9 $pid; fail "import never started"; return 1; }
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    assert_eq "$(ls "$STORE/layers" | wc -l)" 0 "no layer after kill" || return 1
+    assert_eq "$(ls "$STORE/tmp" | grep -c '^L-')" 1 "a stale temporary layer" || return 1
+    "$MGR" image import "tar:$W/big.tar" --name mgrt-big >/dev/null || return 1
+    assert_eq "$(ls "$STORE/layers" | wc -l)" 1 "layer after re-import" || return 1
+    assert_eq "$(ls "$STORE/tmp" | wc -l)" 0 "stale temporary removed" || return 1
+    assert_eq "$(find "$("$MGR" image inspect mgrt-big | jq -r '.layer_dirs[0]')" -type f | wc -l)" 48 files || return 1
+}
+
+t_progress_on_tty() {
+    export MGR_ROOT=$T_TMP/root-tty
+    local out
+    out=$(script -qec "$MGR image import oci:$OCI:t1 --name mgrt-tty" /dev/null) || return 1
+    assert_contains "$out" "layer 4/4" "progress" || return 1
+    out=$("$MGR" image import "oci:$OCI:t1" --name mgrt-tty2 2>&1)
+    assert_not_contains "$out" "layer " "quiet when not a tty" || return 1
+}
+
+tcase oci_matches_umoci t_oci_matches_umoci
+tcase docker_archive t_docker_archive
+tcase tar_sniffing t_tar_sniffing
+tcase corrupted_blob t_corrupted_blob
+tcase wrong_diff_id t_wrong_diff_id
+tcase bad_descriptors t_bad_descriptors
+tcase hostile_layers t_hostile_layers
+tcase contained_layers t_contained_layers
+tcase shared_layers_and_gc t_shared_layers_and_gc
+tcase prepare_reuses t_prepare_reuses
+tcase killed_import t_killed_import
+tcase progress_on_tty t_progress_on_tty
+finish
