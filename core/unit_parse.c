@@ -45,6 +45,10 @@ void diags_add(struct diags *d, const char *file, int line, int col, const char 
         d->n_dropped++;
         return;
     }
+    /* Messages quote user input: keep terminal control characters out of them. */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     d->v[d->n++] = (struct diag){.file = file ? strdup(file) : NULL, .line = line, .col = col,
             .msg = msg};
 }
