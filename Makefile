@@ -1,6 +1,7 @@
 # mgr: one non-recursive Makefile. Libraries come from pkg-config; objects go in $(B)/.
 PKGS    ?= yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 libcap libseccomp jansson libcrypto libkmod
 B       ?= build
+ASAN_B  ?= $(B)-asan
 PREFIX  ?= /usr/local
 DESTDIR ?=
 WERROR  ?= 1
@@ -77,8 +78,8 @@ deps:
 # The whole suite: unit tests (also under ASan/UBSan), integration tests as root, the VM test.
 # Ends with one line "N passed, N failed, N skipped"; exits non-zero on any failure.
 test: all $(UNIT_TESTS) $(if $(wildcard tests/integration/payload.c),$(PAYLOAD)) $(SECTEST)
-	$(MAKE) B=build-asan WERROR=$(WERROR) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" asan-build
-	B=$(B) ASAN_B=build-asan tests/run.sh all
+	$(MAKE) B=$(ASAN_B) WERROR=$(WERROR) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" asan-build
+	B=$(B) ASAN_B=$(ASAN_B) tests/run.sh all
 
 check-unit: $(UNIT_TESTS)
 	B=$(B) tests/run.sh unit
