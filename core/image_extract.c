@@ -76,7 +76,7 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
             n = read(s->fd, c->buf, SRC_BUF);
         while (n < 0 && errno == EINTR);
         if (n < 0) {
-            err_set(c->err, errno, "read %s", s->what);
+            err_set(c->err, errno, "read");
             c->failed = true;
             return -1;
         }
@@ -89,12 +89,12 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
         if (r == ARCHIVE_EOF) {
             n = 0;
         } else if (r < ARCHIVE_WARN) {
-            err_setx(c->err, EIO, "read %s: %s", s->what, archive_error_string(s->outer));
+            err_setx(c->err, EIO, "read: %s", archive_error_string(s->outer));
             c->failed = true;
             return -1;
         } else {
             if ((uint64_t)off != c->blob_bytes) {
-                err_setx(c->err, EINVAL, "read %s: sparse layer entry in the archive", s->what);
+                err_setx(c->err, EINVAL, "sparse layer entry in the archive");
                 c->failed = true;
                 return -1;
             }
@@ -111,8 +111,8 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
     }
     c->blob_bytes += (uint64_t)n;
     if (s->expect_size != UINT64_MAX && c->blob_bytes > s->expect_size) {
-        err_setx(c->err, EINVAL, "%s is larger than its descriptor says (%" PRIu64 " bytes)",
-                s->what, s->expect_size);
+        err_setx(c->err, EINVAL, "larger than its descriptor says (%" PRIu64 " bytes)",
+                s->expect_size);
         c->failed = true;
         return -1;
     }
@@ -133,7 +133,7 @@ static la_ssize_t tar_read(struct archive *ar, void *ud, const void **ret)
         int r = archive_read_next_header(c->a, &e);
         if (r < ARCHIVE_WARN) {
             if (!c->failed) {
-                err_setx(c->err, EINVAL, "%s: %s", c->src->what, archive_error_string(c->a));
+                err_setx(c->err, EINVAL, "%s", archive_error_string(c->a));
                 c->failed = true;
             }
             return -1;
@@ -150,16 +150,15 @@ static la_ssize_t tar_read(struct archive *ar, void *ud, const void **ret)
     }
     if (r < ARCHIVE_WARN) {
         if (!c->failed) {
-            err_setx(c->err, EINVAL, "decompress %s: %s", c->src->what,
-                    archive_error_string(c->a));
+            err_setx(c->err, EINVAL, "decompress: %s", archive_error_string(c->a));
             c->failed = true;
         }
         return -1;
     }
     c->tar_bytes += size;
     if (c->tar_bytes > c->max_bytes) {
-        err_setx(c->err, EFBIG, "%s: uncompressed size exceeds the limit of %" PRIu64 " bytes",
-                c->src->what, c->max_bytes);
+        err_setx(c->err, EFBIG, "uncompressed size exceeds the limit of %" PRIu64 " bytes",
+                c->max_bytes);
         c->failed = true;
         return -1;
     }
@@ -692,15 +691,14 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
     if (archive_read_open(a, &c, NULL, src_read, NULL) != ARCHIVE_OK) {
         if (c.failed)
             return -err->code;
-        return err_setx(err, EINVAL, "%s: %s", src->what, archive_error_string(a));
+        return err_setx(err, EINVAL, "%s", archive_error_string(a));
     }
     archive_read_support_format_tar(b);
     archive_read_support_format_gnutar(b);
     if (archive_read_open(b, &c, NULL, tar_read, NULL) != ARCHIVE_OK) {
         if (c.failed)
             return -err->code;
-        return err_setx(err, EINVAL, "%s: not a tar stream: %s", src->what,
-                archive_error_string(b));
+        return err_setx(err, EINVAL, "not a tar stream: %s", archive_error_string(b));
     }
 
     struct writer w = {
@@ -719,12 +717,11 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
             break;
         if (ar < ARCHIVE_WARN) {
             r = c.failed ? -err->code
-                         : err_setx(err, EINVAL, "%s: %s", src->what, archive_error_string(b));
+                         : err_setx(err, EINVAL, "%s", archive_error_string(b));
             break;
         }
         if (++entries > lim->max_entries) {
-            r = err_setx(err, EFBIG, "%s: more than %" PRIu64 " entries", src->what,
-                    lim->max_entries);
+            r = err_setx(err, EFBIG, "more than %" PRIu64 " entries", lim->max_entries);
             break;
         }
         const char *path = archive_entry_pathname(e);
@@ -738,7 +735,7 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
         r = do_entry(&w, b, e, clean);
         if (r == -EIO && !err->code)
             r = c.failed ? -err->code
-                         : err_setx(err, EIO, "%s: entry '%s': %s", src->what, clean,
+                         : err_setx(err, EIO, "entry '%s': %s", clean,
                                    archive_error_string(b));
         if (r < 0)
             break;
@@ -764,9 +761,8 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
     if (r < 0)
         return -err->code;
     if (src->expect_size != UINT64_MAX && c.blob_bytes != src->expect_size)
-        return err_setx(err, EINVAL, "%s: size %" PRIu64 " differs from its descriptor (%" PRIu64
-                                     ")",
-                src->what, c.blob_bytes, src->expect_size);
+        return err_setx(err, EINVAL, "size %" PRIu64 " differs from its descriptor (%" PRIu64 ")",
+                c.blob_bytes, src->expect_size);
     md_hex(blob_md, ret->blob_hex);
     md_hex(tar_md, ret->diff_hex);
     ret->blob_size = c.blob_bytes;

@@ -124,6 +124,9 @@ build_oci_image "$OCI" t1 && add_opaque_layer "$OCI" t1 || { echo "could not bui
 umoci unpack --image "$OCI:t1" "$W/ref" >/dev/null || exit 1
 listing "$W/ref/rootfs" >"$W/ref.txt"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$W/policy.json"
+# A second image, t1 + one layer: the two share t1's four layers.
+cp -a "$OCI" "$W/oci2"
+mktar "$W/extra.tar" "add('extra', b'extra')" && umoci raw add-layer --image "$W/oci2:t1" "$W/extra.tar" >/dev/null || exit 1
 
 t_oci_matches_umoci() {
     local id
@@ -338,10 +341,6 @@ add('hl', typ=H, link='dup')" || return 1
 t_shared_layers_and_gc() {
     export MGR_ROOT=$T_TMP/root-gc
     STORE=$MGR_ROOT/image
-    # t2 = t1 + one layer: both share t1's four layers
-    cp -a "$OCI" "$W/oci2"
-    mktar "$W/extra.tar" "add('extra', b'extra')" || return 1
-    umoci raw add-layer --image "$W/oci2:t1" "$W/extra.tar" >/dev/null || return 1
     "$MGR" image import "oci:$OCI:t1" --name mgrt-a >/dev/null || return 1
     "$MGR" image import "oci:$W/oci2:t1" --name mgrt-b >/dev/null || return 1
     local a0 b0 a4 b4
@@ -420,7 +419,47 @@ t_progress_on_tty() {
     assert_not_contains "$out" "layer " "quiet when not a tty" || return 1
 }
 
+# The same busybox lists the container's rootfs (through mgr run) and umoci's unpack (chroot).
+LIST_CMD='cd / && busybox find . -xdev | busybox sort | while read -r f; do
+  case $f in ./dev|./proc|./sys|./tmp|./run|./etc/hostname|./etc/hosts|./etc/resolv.conf) continue;; esac
+  h=; [ -f "$f" ] && [ ! -L "$f" ] && h=$(busybox md5sum <"$f" | busybox cut -c1-12)
+  busybox stat -c "%n %f %u:%g %N $h" "$f"; done'
+
+t_container_sees_image() {
+    export MGR_ROOT=$T_TMP/root-run MGR_RUN=$T_TMP/run-run
+    mkdir -p "$MGR_RUN"
+    python3 - "$MGR_UNITS/mgrt-img.yaml" "oci:$OCI:t1" "$LIST_CMD" <<'PY'
+import json, sys
+open(sys.argv[1], "w").write("name: mgrt-img\nimage: %s\nuser: \"0\"\nworkdir: /\ncommand: %s\n"
+    % (sys.argv[2], json.dumps(["/bin/busybox", "sh", "-c", sys.argv[3]])))
+PY
+    local out
+    out=$(timeout 30 "$MGR" run "$MGR_UNITS/mgrt-img.yaml" 2>"$W/run.err")
+    local rc=$?
+    if grep -q "not implemented" "$W/run.err"; then skip "mgr run is not implemented yet"; fi
+    [ $rc = 0 ] || fail "mgr run failed ($rc): $(cat "$W/run.err")" || return 1
+    echo "$out" >"$W/in-container.txt"
+    chroot "$W/ref/rootfs" /bin/busybox sh -c "$LIST_CMD" >"$W/in-ref.txt" || return 1
+    [ "$(wc -l <"$W/in-ref.txt")" -gt 100 ] || fail "reference listing too short" || return 1
+    diff -u "$W/in-ref.txt" "$W/in-container.txt" || fail "container rootfs differs from umoci unpack"
+    # the container is gone: its hold too
+    assert_eq "$(ls "$MGR_ROOT/image/holds" | wc -l)" 0 "holds after the container exited" || return 1
+    # containers of two images with a common base see the same file (same inode)
+    local i1 i2 base
+    for u in 1 2; do
+        local img="oci:$OCI:t1"
+        [ $u = 2 ] && img="oci:$W/oci2:t1"
+        printf 'name: mgrt-img%s\nimage: %s\nuser: "0"\ncommand: ["/bin/busybox", "stat", "-c", "%%i", "/bin/busybox"]\n' "$u" "$img" >"$MGR_UNITS/mgrt-img$u.yaml"
+    done
+    i1=$(timeout 30 "$MGR" run "$MGR_UNITS/mgrt-img1.yaml") || return 1
+    i2=$(timeout 30 "$MGR" run "$MGR_UNITS/mgrt-img2.yaml") || return 1
+    base=$(stat -c %i "$("$MGR" image prepare "oci:$W/oci2:t1" | head -n 1)/bin/busybox")
+    assert_eq "$i1" "$base" "inode in container 1" || return 1
+    assert_eq "$i2" "$base" "inode in container 2" || return 1
+}
+
 tcase oci_matches_umoci t_oci_matches_umoci
+tcase container_sees_image t_container_sees_image
 tcase docker_archive t_docker_archive
 tcase tar_sniffing t_tar_sniffing
 tcase corrupted_blob t_corrupted_blob
