@@ -97,13 +97,14 @@ asan:
 
 # Bounded fuzzing of the unit parser with libFuzzer (clang from Debian).
 FUZZ_SECONDS ?= 60
+FUZZ_OBJ := $(patsubst %.c,build-fuzz/%.o,$(wildcard core/unit*.c) core/yaml_load.c core/util.c core/log.c core/err.c)
 fuzz:
-	@mkdir -p build-fuzz
-	$(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(CORE_LIB)
+	@mkdir -p build-fuzz/corpus
+	$(MAKE) B=build-fuzz CC=clang WERROR=0 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_OBJ)
 	clang -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Icore \
-	    -o build-fuzz/fuzz_unit tests/fuzz/fuzz_unit.c build-fuzz/libmgrcore.a $(PKG_LIBS)
+	    -o build-fuzz/fuzz_unit tests/fuzz/fuzz_unit.c $(FUZZ_OBJ) $(PKG_LIBS)
 	build-fuzz/fuzz_unit -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
-	    tests/fuzz/corpus
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus tests/fuzz/corpus
 
 bench: all $(if $(wildcard tests/integration/payload.c),$(PAYLOAD))
 	B=$(B) tests/bench/run.sh
