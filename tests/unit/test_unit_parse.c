@@ -672,6 +672,9 @@ static int test_yaml_test_suite(void)
 
 int main(void)
 {
+    /* Watchdog: a hang anywhere (libyaml on a hostile case) kills the binary, which the runner
+     * counts as a failure; the whole file normally takes well under a second. */
+    alarm(120);
     RUN(test_defaults);
     RUN(test_sizes_and_durations);
     RUN(test_every_section);
