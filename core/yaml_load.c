@@ -48,7 +48,40 @@ struct frame {
     struct ynode *node;
     size_t n_items; /* items stored so far (for maps, keys and values both count) */
     size_t cap;
+    bool flow; /* [..] or {..} rather than a block collection */
+    size_t start_index; /* byte offset of its first character */
 };
+
+/* YAML requires the continuation lines of a multi-line flow collection or quoted/plain scalar
+ * to be indented more than the block mapping it sits in; libyaml 0.2.5 does not check this
+ * (yaml-test-suite 9C9N, QB6E). We check the unambiguous case, a top-level block collection
+ * (column 1): every continuation line between start and end must start with a space. Lines
+ * that are empty, comments or only close the collection are tolerated. Returns the 1-based
+ * line of the first offender, or 0. */
+static int unindented_continuation(const char *buf, size_t start, size_t end, int start_line)
+{
+    int line = start_line;
+    for (size_t i = start; i < end; i++) {
+        if (buf[i] != '\n')
+            continue;
+        line++;
+        if (i + 1 >= end)
+            break;
+        char c = buf[i + 1];
+        if (c != ' ' && c != '\n' && c != '\r' && c != ']' && c != '}' && c != '#')
+            return line;
+    }
+    return 0;
+}
+
+/* Column of the innermost enclosing block collection among stack[0..top), or 0 if none. */
+static int block_parent_col(const struct frame *stack, int top)
+{
+    for (int i = top - 1; i >= 0; i--)
+        if (!stack[i].flow)
+            return stack[i].node->col;
+    return 0;
+}
 
 static int frame_push_item(struct frame *f, struct ynode *child)
 {
@@ -159,6 +192,18 @@ int yaml_load(const char *path, const char *buf, size_t len, struct ynode **ret,
         memset(&parser, 0, sizeof(parser));
         return -EINVAL;
     }
+    /* YAML forbids tabs in indentation; libyaml misses some cases (DK95/01, Y79Y/003), and
+     * a unit file never needs a tab at the start of a line, so refuse them all up front. */
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\t' && (i == 0 || buf[i - 1] == '\n')) {
+            int tl, tc;
+            mark_pos(buf, len, i, &tl, &tc);
+            diags_add(d, path, tl, tc,
+                    "tab character where YAML allows only spaces (indent with spaces)");
+            memset(&parser, 0, sizeof(parser));
+            return -EINVAL;
+        }
+    }
     if (!yaml_parser_initialize(&parser)) {
         memset(&parser, 0, sizeof(parser));
         return -ENOMEM;
@@ -185,7 +230,12 @@ int yaml_load(const char *path, const char *buf, size_t len, struct ynode **ret,
             done = true;
             break;
         case YAML_DOCUMENT_START_EVENT:
-            if (++docs > 1) {
+            if (ev.data.document_start.version_directive ||
+                    ev.data.document_start.tag_directives.start !=
+                            ev.data.document_start.tag_directives.end) {
+                diags_add(d, path, line, col, "YAML directives (%%YAML, %%TAG) are not supported");
+                r = -EINVAL;
+            } else if (++docs > 1) {
                 diags_add(d, path, line, col, "only one YAML document per unit file");
                 r = -EINVAL;
             }
@@ -264,6 +314,32 @@ int yaml_load(const char *path, const char *buf, size_t len, struct ynode **ret,
                             "invalid YAML: a comment needs a space before '#'");
                     errors = true;
                 }
+                bool block_scalar = ev.data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+                                    ev.data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
+                if (!block_scalar && ev.end_mark.line > ev.start_mark.line &&
+                        block_parent_col(stack, depth) == 1) {
+                    int bad = unindented_continuation(buf, ev.start_mark.index,
+                            ev.end_mark.index, line);
+                    if (bad) {
+                        diags_add(d, path, bad, 1, "continuation line must be indented (YAML "
+                                                   "requires more indentation than its key)");
+                        errors = true;
+                    }
+                }
+                if (block_scalar) {
+                    /* "|# x" or ">2#": libyaml takes the glued '#' as a comment (X4QW). */
+                    size_t j = ev.start_mark.index;
+                    if (j < len && (buf[j] == '|' || buf[j] == '>')) {
+                        j++;
+                        while (j < len && strchr("0123456789+-", buf[j]) && buf[j])
+                            j++;
+                        if (j < len && buf[j] == '#') {
+                            diags_add(d, path, line, col,
+                                    "invalid YAML: a comment needs a space before '#'");
+                            errors = true;
+                        }
+                    }
+                }
                 if (memchr(n->str, '\0', n->len)) {
                     diags_add(d, path, line, col, "NUL character in a string");
                     errors = true;
@@ -315,11 +391,24 @@ int yaml_load(const char *path, const char *buf, size_t len, struct ynode **ret,
                 }
             }
             if (n->type != YN_SCALAR)
-                stack[depth++] = (struct frame){.node = n};
+                stack[depth++] = (struct frame){.node = n, .start_index = ev.start_mark.index,
+                        .flow = ev.type == YAML_SEQUENCE_START_EVENT
+                                        ? ev.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
+                                        : ev.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE};
             break;
         }
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
+            if (depth > 0 && stack[depth - 1].flow &&
+                    block_parent_col(stack, depth - 1) == 1) {
+                int bad = unindented_continuation(buf, stack[depth - 1].start_index,
+                        ev.end_mark.index, stack[depth - 1].node->line);
+                if (bad) {
+                    diags_add(d, path, bad, 1, "continuation line must be indented (YAML "
+                                               "requires more indentation than its key)");
+                    r = -EINVAL;
+                }
+            }
             if (depth > 0)
                 depth--;
             if (comment_glued(buf, len, ev.end_mark.index, "]}")) {
