@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -19,6 +20,8 @@
 #include "cmd.h"
 #include "../core/log.h"
 #include "../core/pid1.h"
+#include "../core/proto.h"
+#include "../core/unit_parse.h"
 #include "../core/util.h"
 
 #define SUPERVISOR_BACKOFF_MIN_MS 500
@@ -26,6 +29,10 @@
 #define SUPERVISOR_STABLE_MS      60000
 #define TERM_GRACE_MS             3000
 #define KILL_GRACE_MS             2000
+#define SHUTDOWN_MIN_MS           10000
+#define CRIT_POLL_MS              2000
+#define STATUS_TIMEOUT_MS         1000
+#define SUPERVISOR_WATCH_NAME     "(supervisor)"
 
 struct init {
     struct mgr_ctx *ctx;
@@ -43,6 +50,12 @@ struct init {
     /* watchdog */
     int wd_fd;
     uint64_t wd_interval_ms, wd_next_ms;
+    bool wd_stopped; /* a critical unit failed past its deadline: let the hardware reset */
+    /* critical units (from the unit files) and how long each has been bad */
+    char **critical;
+    struct pid1_crit_watch crit;
+    uint64_t crit_next_ms;
+    bool crit_acted;
 };
 
 static double uptime_s(void)
@@ -192,6 +205,88 @@ static void describe_status(int status, char *buf, size_t len)
 
 static void shutdown_begin(struct init *in, enum pid1_action a, const char *why);
 
+/* Reads the unit files for what PID 1 itself needs: the critical units and the shutdown
+ * budget. Errors are the supervisor's to report; PID 1 uses what parses. */
+static uint64_t scan_units(struct init *in)
+{
+    struct unit_set set = {0};
+    struct diags d = {0};
+    (void)unit_load_dir(in->ctx->units, &set, &d);
+    diags_clear(&d);
+    in->critical = strv_free(in->critical);
+    for (size_t i = 0; i < set.n; i++)
+        if (set.units[i]->critical && strv_push(&in->critical, set.units[i]->name) < 0)
+            log_warn("out of memory listing critical units, ignoring");
+    uint64_t budget = pid1_shutdown_budget_ms(&set, SHUTDOWN_MIN_MS);
+    unit_set_clear(&set);
+    return budget;
+}
+
+/* One status round trip to the supervisor, bounded so that a hung supervisor cannot hang
+ * PID 1 (it then counts as failed). */
+static int status_call(struct init *in, json_t **ret)
+{
+    struct err e = {0};
+    _cleanup_close_ int fd = proto_connect(in->ctx->run, &e);
+    if (fd < 0)
+        return fd;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = STATUS_TIMEOUT_MS * 1000};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    json_t *req = json_pack("{s:s}", "cmd", "status");
+    if (!req)
+        return -ENOMEM;
+    int r = proto_send(fd, req);
+    json_decref(req);
+    if (r < 0)
+        return r;
+    return proto_recv(fd, ret);
+}
+
+static void crit_poll(struct init *in, uint64_t now)
+{
+    json_t *resp = NULL;
+    bool need = in->critical || (in->wd_fd >= 0 && in->cfg.supervisor);
+    if (!need || in->phase != PID1_PH_RUNNING || now < in->crit_next_ms)
+        return;
+    in->crit_next_ms = now + CRIT_POLL_MS;
+    int r = in->sup_pid > 0 ? status_call(in, &resp) : -ESRCH;
+    json_t *units = r == 0 ? json_object_get(resp, "units") : NULL;
+    if (in->cfg.supervisor)
+        pid1_crit_update(&in->crit, SUPERVISOR_WATCH_NAME, !json_is_array(units), now);
+    for (char **c = in->critical; c && *c; c++) {
+        bool bad = true; /* unknown to a running supervisor, or no answer: bad */
+        size_t i;
+        json_t *u;
+        json_array_foreach(units, i, u) {
+            const char *name = json_string_value(json_object_get(u, "name"));
+            if (name && STREQ(name, *c))
+                bad = pid1_crit_is_bad(json_string_value(json_object_get(u, "state")),
+                        json_string_value(json_object_get(u, "health")));
+        }
+        pid1_crit_update(&in->crit, *c, bad, now);
+    }
+    json_decref(resp);
+    const char *name = pid1_crit_expired(&in->crit, now, in->cfg.critical_deadline_ms);
+    if (!name || in->crit_acted)
+        return;
+    in->crit_acted = true;
+    char why[160];
+    snprintf(why, sizeof(why), "critical unit '%s' failed or unhealthy for %llu ms", name,
+            (unsigned long long)in->cfg.critical_deadline_ms);
+    if (in->cfg.on_critical == PID1_ACT_REBOOT) {
+        shutdown_begin(in, PID1_ACT_REBOOT, why);
+    } else if (in->wd_fd >= 0) {
+        /* Let the hardware reset the machine: the appliance's last resort when a service it
+         * exists for cannot be brought back. */
+        log_error("%s: no longer petting the watchdog, the hardware will reset the machine",
+                why);
+        in->wd_stopped = true;
+    } else {
+        log_error("%s (on_critical: stop-petting, but no watchdog is configured)", why);
+    }
+}
+
 static void on_reaped(pid_t pid, int status, void *userdata)
 {
     struct init *in = userdata;
@@ -273,8 +368,7 @@ static void shutdown_progress(struct init *in)
         if (next == in->phase)
             return;
         if (in->phase == PID1_PH_STOP_SUPERVISOR && in->sup_pid > 0)
-            log_warn("supervisor did not finish stopping containers in %llu ms",
-                    (unsigned long long)in->cfg.shutdown_timeout_ms);
+            log_warn("supervisor did not finish stopping containers in time");
         phase_enter(in, next, now);
     }
 }
@@ -288,10 +382,14 @@ static void shutdown_begin(struct init *in, enum pid1_action a, const char *why)
     log_info("%s requested (%s)", pid1_action_name(a), why);
     in->final = a;
     in->phase = PID1_PH_STOP_SUPERVISOR;
-    in->phase_deadline_ms = now_ms() + in->cfg.shutdown_timeout_ms;
+    uint64_t budget = scan_units(in);
+    if (in->cfg.shutdown_timeout_ms)
+        budget = in->cfg.shutdown_timeout_ms;
+    in->phase_deadline_ms = now_ms() + budget;
     in->sup_restart_at_ms = 0;
     if (in->sup_pid > 0) {
-        log_info("asking the supervisor to stop all containers");
+        log_info("asking the supervisor to stop all containers (within %llu ms)",
+                (unsigned long long)budget);
         if (kill(in->sup_pid, PID1_SHUTDOWN_SIGNAL) < 0)
             log_warn("signal supervisor: %s", strerror(errno));
     }
@@ -314,6 +412,7 @@ static void handle_signal(struct init *in, const struct signalfd_siginfo *si)
             log_info("re-apply requested (%s), forwarding to the supervisor", why);
             (void)kill(in->sup_pid, SIGUSR1);
         }
+        (void)scan_units(in); /* the set of critical units may have changed */
         break;
     default:
         break; /* SIGCHLD: reaping happens after every wake-up */
@@ -328,8 +427,11 @@ static void arm_timer(struct init *in)
     if (in->phase != PID1_PH_RUNNING && in->phase != PID1_PH_FINAL &&
             (!next || in->phase_deadline_ms < next))
         next = in->phase_deadline_ms;
-    if (in->wd_fd >= 0 && (!next || in->wd_next_ms < next))
+    if (in->wd_fd >= 0 && !in->wd_stopped && (!next || in->wd_next_ms < next))
         next = in->wd_next_ms;
+    if ((in->critical || in->wd_fd >= 0) && in->phase == PID1_PH_RUNNING &&
+            (!next || in->crit_next_ms < next))
+        next = in->crit_next_ms;
     struct itimerspec its = {0};
     if (next) {
         /* now_ms() is CLOCK_MONOTONIC; an absolute 0 would disarm, so use at least 1 ns. */
@@ -381,7 +483,8 @@ static _Noreturn void run_loop(struct init *in)
          * zombie behind. */
         pid1_reap(on_reaped, in);
         uint64_t now = now_ms();
-        if (in->wd_fd >= 0 && now >= in->wd_next_ms) {
+        crit_poll(in, now);
+        if (in->wd_fd >= 0 && !in->wd_stopped && now >= in->wd_next_ms) {
             if (pid1_watchdog_pet(in->wd_fd) < 0)
                 log_warn("pet watchdog: %s", strerror(errno));
             in->wd_next_ms = now + in->wd_interval_ms;
@@ -470,6 +573,19 @@ int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
         log_error("event loop setup: %s", strerror(errno));
         pid1_emergency("cannot set up the event loop");
     }
+    (void)scan_units(&in);
+    if (in.critical) {
+        _cleanup_free_ char *list = NULL;
+        for (char **c = in.critical; *c; c++) {
+            char *n = strdup_printf("%s%s%s", list ? list : "", list ? ", " : "", *c);
+            free(list);
+            list = n;
+        }
+        log_info("critical units: %s (deadline %llu ms, then %s)", list ? list : "?",
+                (unsigned long long)in.cfg.critical_deadline_ms,
+                in.cfg.on_critical == PID1_ACT_REBOOT ? "reboot" : "stop petting the watchdog");
+    }
+    in.crit_next_ms = now_ms() + CRIT_POLL_MS;
     log_info("boot done in %.2fs", uptime_s());
     if (in.cfg.supervisor)
         start_supervisor(&in);

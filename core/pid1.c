@@ -27,6 +27,7 @@
 #include <netlink/route/link.h>
 #include <yaml.h>
 
+#include "unit.h"
 #include "util.h"
 
 /* ---- configuration (pure) ---- */
@@ -40,7 +41,6 @@ void pid1_config_init(struct pid1_config *c)
             .on_critical = PID1_ACT_REBOOT,
             .supervisor = true,
             .run_action = PID1_ACT_NONE,
-            .shutdown_timeout_ms = 90000,
     };
 }
 
@@ -314,6 +314,79 @@ enum pid1_phase pid1_shutdown_next(enum pid1_phase phase, bool deadline_passed,
     default:
         return PID1_PH_FINAL;
     }
+}
+
+/* Longest stop chain ending at unit i: its own timeout plus the longest chain of the units
+ * that depend on it (they are stopped first). depth guards against cycles (the set checks
+ * refuse them, but PID 1 must not loop on anything). */
+static uint64_t stop_chain_ms(const struct unit_set *set, size_t i, unsigned depth)
+{
+    const struct unit *u = set->units[i];
+    uint64_t own = u->kind == UNIT_CONTAINER ? u->stop.timeout_ms : 0, worst = 0;
+    if (depth > 64)
+        return own;
+    for (size_t j = 0; j < set->n; j++) {
+        const struct unit *d = set->units[j];
+        for (size_t k = 0; k < d->n_deps; k++) {
+            if (d->deps[k].name && STREQ(d->deps[k].name, u->name)) {
+                uint64_t c = stop_chain_ms(set, j, depth + 1);
+                if (c > worst)
+                    worst = c;
+            }
+        }
+    }
+    return own + worst;
+}
+
+uint64_t pid1_shutdown_budget_ms(const struct unit_set *set, uint64_t min_ms)
+{
+    uint64_t worst = 0;
+    for (size_t i = 0; set && i < set->n; i++) {
+        uint64_t c = stop_chain_ms(set, i, 0);
+        if (c > worst)
+            worst = c;
+    }
+    /* Margin for the supervisor's own work (cgroup and network teardown). */
+    worst += 5000;
+    return worst < min_ms ? min_ms : worst;
+}
+
+void pid1_crit_update(struct pid1_crit_watch *w, const char *name, bool bad, uint64_t now)
+{
+    struct pid1_crit *c = NULL;
+    for (size_t i = 0; i < w->n; i++)
+        if (STREQ(w->v[i].name, name))
+            c = &w->v[i];
+    if (!c) {
+        if (w->n >= PID1_CRIT_MAX)
+            return;
+        c = &w->v[w->n++];
+        snprintf(c->name, sizeof(c->name), "%s", name);
+        c->bad_since_ms = 0;
+    }
+    if (!bad)
+        c->bad_since_ms = 0;
+    else if (c->bad_since_ms == 0)
+        c->bad_since_ms = now ? now : 1;
+}
+
+const char *pid1_crit_expired(const struct pid1_crit_watch *w, uint64_t now,
+        uint64_t deadline_ms)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->v[i].bad_since_ms && now >= w->v[i].bad_since_ms + deadline_ms)
+            return w->v[i].name;
+    return NULL;
+}
+
+bool pid1_crit_is_bad(const char *state, const char *health)
+{
+    if (!state)
+        return true;
+    if (STREQ(state, "failed") || STREQ(state, "backoff") || STREQ(state, "exited") ||
+            STREQ(state, "inactive") || STREQ(state, "waiting"))
+        return true;
+    return health && STREQ(health, "unhealthy");
 }
 
 /* ---- boot mounts ---- */

@@ -51,7 +51,8 @@ struct pid1_config {
     char *run;                    /* mgr.run=/path: a program run once after boot (like
                                    * systemd.run=), as a child of PID 1 in the host's namespaces */
     enum pid1_action run_action;  /* mgr.run_action=poweroff|reboot|halt|none after it exits */
-    uint64_t shutdown_timeout_ms; /* mgr.shutdown_timeout=90s: cap on the supervisor's stops */
+    uint64_t shutdown_timeout_ms; /* mgr.shutdown_timeout=: wait for the supervisor's stops;
+                                   * 0 (default) = pid1_shutdown_budget_ms() of the units */
     bool debug;                   /* mgr.debug=1 */
 };
 
@@ -84,6 +85,32 @@ enum pid1_phase {
  * still runs and whether any child is left. Pure. */
 enum pid1_phase pid1_shutdown_next(enum pid1_phase phase, bool deadline_passed,
         bool supervisor_alive, bool any_children);
+
+struct unit_set;
+/* Upper bound for the supervisor's ordered stop of every container in set: the longest
+ * chain of stop.timeout along dependencies (a unit stops after its dependents), plus a
+ * margin; at least min_ms. Pure. */
+uint64_t pid1_shutdown_budget_ms(const struct unit_set *set, uint64_t min_ms);
+
+/* Critical units (`critical: true`): PID 1 polls the supervisor's status and acts when one
+ * stays failed or unhealthy past the deadline (or when the supervisor does not answer). */
+#define PID1_CRIT_MAX 64
+struct pid1_crit {
+    char name[64];
+    uint64_t bad_since_ms; /* 0: fine at the last look */
+};
+struct pid1_crit_watch {
+    struct pid1_crit v[PID1_CRIT_MAX];
+    size_t n;
+};
+/* Records the state of one watched unit at time now (bad: failed, unhealthy, missing).
+ * Units not yet watched are added (up to PID1_CRIT_MAX). Pure. */
+void pid1_crit_update(struct pid1_crit_watch *w, const char *name, bool bad, uint64_t now);
+/* The first watched unit bad for at least deadline_ms at now, or NULL. Pure. */
+const char *pid1_crit_expired(const struct pid1_crit_watch *w, uint64_t now,
+        uint64_t deadline_ms);
+/* Is a unit in this state/health (the supervisor's status names) bad for a critical unit? */
+bool pid1_crit_is_bad(const char *state, const char *health);
 
 /* One mount of the boot plan. */
 struct pid1_mount {

@@ -14,13 +14,14 @@ skip() { echo "VMTEST skip $1: $2"; }
 # check NAME CMD...: ok when CMD succeeds; its output goes into the failure reason.
 check() {
     n=$1; shift
-    if out=$("$@" 2>&1); then ok "$n"; else fail "$n" "$(echo "$out" | tail -n 3 | tr '\n' ' ')"; fi
+    if out=$("$@" 2>&1); then ok "$n"; else fail "$n" "$(echo "$out" | tail -n 8 | tr '\n' ' ' | cut -c 1-700)"; fi
 }
 # wait_for SECS CMD...: polls CMD every 50 ms until it succeeds or the deadline passes.
+uptime_ms() { awk '{printf "%d", $1 * 1000}' /proc/uptime; }
 wait_for() {
-    s=$1; shift; i=0
-    while [ $i -lt $((s * 20)) ]; do "$@" >/dev/null 2>&1 && return 0; usleep 50000; i=$((i + 1)); done
-    return 1
+    end=$(($(uptime_ms) + $1 * 1000)); shift
+    while [ "$(uptime_ms)" -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; usleep 50000; done
+    "$@"
 }
 mounted() { # mounted MOUNTPOINT FSTYPE
     awk -v mp="$1" -v fs="$2" '{for (i = 1; i <= NF; i++) if ($i == "-") break}
