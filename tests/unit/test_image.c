@@ -5,7 +5,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -354,6 +357,61 @@ static int test_extract_not_a_tar(void)
     return 0;
 }
 
+/* image_overlay_mount with more layers than a "lowerdir=" option page can name. Needs root
+ * (mount namespace); runs in a child so nothing leaks into the test's namespace. */
+static int test_overlay_many_layers(void)
+{
+    if (geteuid() != 0)
+        SKIP("overlay mount needs root");
+    char dir[] = "/tmp/mgrt-unit-ovl.XXXXXX";
+    CHECK(mkdtemp(dir));
+    enum { N = 120 };
+    char **layers = calloc(N + 1, sizeof(char *));
+    CHECK(layers);
+    for (int i = 0; i < N; i++) {
+        /* long names: 120 * ~90 bytes is well past one page */
+        layers[i] = strdup_printf("%s/layer-%03d-padding-padding-padding-padding-padding-padding", dir, i);
+        CHECK(mkdir(layers[i], 0755) == 0);
+        _cleanup_free_ char *f = strdup_printf("%s/f%03d", layers[i], i);
+        int fd = open(f, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        CHECK(fd >= 0);
+        close(fd);
+    }
+    _cleanup_free_ char *shadow0 = strdup_printf("%s/shadow", layers[0]);
+    _cleanup_free_ char *shadow1 = strdup_printf("%s/shadow", layers[N - 1]);
+    CHECK(write_file_atomic_at(AT_FDCWD, shadow0, "low", 3, 0644, false) == 0);
+    CHECK(write_file_atomic_at(AT_FDCWD, shadow1, "top", 3, 0644, false) == 0);
+    _cleanup_free_ char *mnt = strdup_printf("%s/mnt", dir);
+    CHECK(mkdir(mnt, 0755) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            _exit(2);
+        struct err err = {0};
+        if (image_overlay_mount(layers, NULL, NULL, mnt, MS_RDONLY, &err) < 0) {
+            fprintf(stderr, "  %s\n", err.msg);
+            _exit(3);
+        }
+        _cleanup_free_ char *f0 = strdup_printf("%s/f000", mnt);
+        _cleanup_free_ char *fl = strdup_printf("%s/f%03d", mnt, N - 1);
+        _cleanup_free_ char *sh = strdup_printf("%s/shadow", mnt);
+        char *c = NULL;
+        if (access(f0, F_OK) < 0 || access(fl, F_OK) < 0)
+            _exit(4);
+        if (read_file_at(AT_FDCWD, sh, 16, &c, NULL) < 0 || strcmp(c, "top") != 0)
+            _exit(5); /* the last layer given is the top one */
+        _exit(0);
+    }
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    rm_rf_at(AT_FDCWD, dir);
+    strv_free(layers);
+    CHECK(WIFEXITED(st));
+    CHECK_INT(WEXITSTATUS(st), 0);
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_digest_parse);
@@ -366,5 +424,6 @@ int main(void)
     RUN(test_extract_refuses_escapes);
     RUN(test_extract_limits);
     RUN(test_extract_not_a_tar);
+    RUN(test_overlay_many_layers);
     return HARNESS_END();
 }
