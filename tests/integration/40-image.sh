@@ -168,6 +168,64 @@ t_docker_archive() {
     assert_eq "$id" "$(jq -r '.manifests[0].digest' "$OCI/index.json" | xargs -I{} sh -c "jq -r .config.digest $OCI/blobs/sha256/\$(echo {} | cut -d: -f2)" | cut -d: -f2)" "image id"
 }
 
+t_docker_archive_blobs_layout() {
+    # docker 25+ `docker save`: blobs/sha256/<hex> for config and layers, plus index.json
+    export MGR_ROOT=$T_TMP/root-da25
+    python3 - "$OCI" "$W/da25.tar" <<'PY' || return 1
+import gzip, hashlib, io, json, os, sys, tarfile
+oci, out = sys.argv[1], sys.argv[2]
+blob = lambda d: open(os.path.join(oci, "blobs/sha256", d[7:]), "rb").read()
+idx = json.load(open(os.path.join(oci, "index.json")))
+m = json.loads(blob(idx["manifests"][0]["digest"]))
+tf = tarfile.open(out, "w")
+def put(name, data):
+    ti = tarfile.TarInfo(name); ti.size = len(data); tf.addfile(ti, io.BytesIO(data))
+layers = []
+for l in m["layers"]:
+    data = gzip.decompress(blob(l["digest"]))   # docker 25 stores uncompressed layers
+    h = hashlib.sha256(data).hexdigest(); put("blobs/sha256/" + h, data); layers.append("blobs/sha256/" + h)
+put("blobs/sha256/" + m["config"]["digest"][7:], blob(m["config"]["digest"]))
+put("manifest.json", json.dumps([{"Config": "blobs/sha256/" + m["config"]["digest"][7:],
+    "RepoTags": ["mgrt-da25:1"], "Layers": layers}]).encode())
+tf.close()
+PY
+    "$MGR" image import "docker-archive:$W/da25.tar" >/dev/null || return 1
+    merged_listing mgrt-da25:1 >"$W/da25.txt" || return 1
+    diff -u "$W/ref.txt" "$W/da25.txt" || fail "docker 25 archive rootfs differs from umoci unpack"
+}
+
+t_multi_arch_index() {
+    # index.json -> nested index (tag "multi") -> an arm64 and an amd64 manifest
+    export MGR_ROOT=$T_TMP/root-multi
+    cp -a "$OCI" "$W/multi"
+    python3 - "$W/multi" <<'PY' || return 1
+import hashlib, json, os, sys
+d = sys.argv[1]
+def put(obj):
+    data = json.dumps(obj).encode(); h = hashlib.sha256(data).hexdigest()
+    open(os.path.join(d, "blobs/sha256", h), "wb").write(data); return "sha256:" + h, len(data)
+idx = json.load(open(os.path.join(d, "index.json")))
+amd = dict(idx["manifests"][0]); amd.pop("annotations", None)
+amd["platform"] = {"os": "linux", "architecture": "amd64"}
+# the arm64 entry points at a manifest whose blob is missing: picking it would fail
+arm = {"mediaType": amd["mediaType"], "digest": "sha256:" + "0" * 64, "size": 100,
+       "platform": {"os": "linux", "architecture": "arm64"}}
+dg, n = put({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [arm, amd]})
+idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": dg,
+    "size": n, "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+json.dump(idx, open(os.path.join(d, "index.json"), "w"))
+PY
+    [ "$(uname -m)" = x86_64 ] || skip "the fixture's platform entry is amd64"
+    "$MGR" image import "oci:$W/multi:multi" --name mgrt-multi >/dev/null || return 1
+    merged_listing mgrt-multi >"$W/multi.txt" || return 1
+    diff -u "$W/ref.txt" "$W/multi.txt" || fail "multi-arch pick differs"
+    # without a tag the top index has two images: ambiguous
+    local o
+    o=$("$MGR" image import "oci:$W/multi" 2>&1) && fail "ambiguous index accepted"
+    assert_contains "$o" "name one with oci:DIR:TAG"
+}
+
 t_tar_sniffing() {
     export MGR_ROOT=$T_TMP/root-tar
     tar -C "$W/ref/rootfs" --xattrs --numeric-owner -cf "$W/plain.blob" . || return 1
@@ -461,6 +519,8 @@ PY
 tcase oci_matches_umoci t_oci_matches_umoci
 tcase container_sees_image t_container_sees_image
 tcase docker_archive t_docker_archive
+tcase docker_archive_blobs_layout t_docker_archive_blobs_layout
+tcase multi_arch_index t_multi_arch_index
 tcase tar_sniffing t_tar_sniffing
 tcase corrupted_blob t_corrupted_blob
 tcase wrong_diff_id t_wrong_diff_id
