@@ -346,12 +346,14 @@ t_hostile_layers() {
     hostile whiteout-reserved "add('a/.wh..wh.foo', b'')" "invalid whiteout" || return 1
     hostile whiteout-via-symlink "add('l', typ=S, link='$out'); add('l/.wh.x', b'')" "is a symlink" || return 1
     hostile opaque-root "add('.wh..wh..opq', b'')" "opaque whiteout of the layer root" || return 1
-    # a gzip bomb: 256 MiB of zeros in ~250 KiB, against a 32 MiB limit
-    head -c 256M /dev/zero | python3 -c "
-import io, sys, tarfile
-tf = tarfile.open(fileobj=sys.stdout.buffer, mode='w|')
+    # a gzip bomb: a tar header claiming 256 MiB, then 256 gzip members of 1 MiB of zeros
+    # each (gzip streams concatenate): 256 MiB of zeros in ~260 KiB, against a 32 MiB limit
+    python3 -c "
+import gzip, sys, tarfile
 ti = tarfile.TarInfo('zeros'); ti.size = 256 << 20
-tf.addfile(ti, sys.stdin.buffer); tf.close()" | gzip -1 >"$W/bomb.tar.gz"
+sys.stdout.buffer.write(gzip.compress(ti.tobuf(tarfile.PAX_FORMAT)))
+one = gzip.compress(bytes(1 << 20))
+for i in range(256): sys.stdout.buffer.write(one)" >"$W/bomb.tar.gz" || return 1
     expect_refused "tar:$W/bomb.tar.gz" "the limit of 33554432 bytes" --max-layer-size 32M || return 1
     # too many entries, against a 1000-entry limit
     mktar "$W/entries.tar" "[add('f%d' % i, b'') for i in range(3000)]"
@@ -448,24 +450,30 @@ t_prepare_reuses() {
 t_killed_import() {
     export MGR_ROOT=$T_TMP/root-kill
     STORE=$MGR_ROOT/image
-    # 48 files of 8 MiB: long enough to be caught mid-extraction
     mkdir -p "$W/big"
     local i
-    for i in $(seq 1 48); do head -c 8M /dev/urandom >"$W/big/f$i"; done
+    for i in $(seq 1 16); do head -c 2M /dev/urandom >"$W/big/f$i"; done
     tar -C "$W/big" -cf "$W/big.tar" . || return 1
     rm -rf "$W/big"
-    "$MGR" image import "tar:$W/big.tar" --name mgrt-big >/dev/null 2>&1 &
+    # The import reads from a fifo that delivers half of the layer and then stalls, so it is
+    # killed mid-extraction, deterministically.
+    mkfifo "$W/slow.tar"
+    (head -c 16M "$W/big.tar"; exec sleep 30) >"$W/slow.tar" &
+    local feeder=$!
+    "$MGR" image import "tar:$W/slow.tar" --name mgrt-big >/dev/null 2>&1 &
     local pid=$!
-    wait_for 10 sh -c "ls '$STORE/tmp' 2>/dev/null | grep -q '^L-' && [ \$(find '$STORE/tmp' -type f | wc -l) -gt 3 ]" ||
-        { kill -9 $pid; fail "import never started"; return 1; }
+    wait_for 10 sh -c "[ \$(find '$STORE/tmp' -type f 2>/dev/null | wc -l) -ge 5 ]" ||
+        { kill -9 $pid $feeder; fail "import never started"; return 1; }
     kill -9 $pid
     wait $pid 2>/dev/null
+    kill $feeder 2>/dev/null
+    wait $feeder 2>/dev/null
     assert_eq "$(ls "$STORE/layers" | wc -l)" 0 "no layer after kill" || return 1
     assert_eq "$(ls "$STORE/tmp" | grep -c '^L-')" 1 "a stale temporary layer" || return 1
     "$MGR" image import "tar:$W/big.tar" --name mgrt-big >/dev/null || return 1
     assert_eq "$(ls "$STORE/layers" | wc -l)" 1 "layer after re-import" || return 1
     assert_eq "$(ls "$STORE/tmp" | wc -l)" 0 "stale temporary removed" || return 1
-    assert_eq "$(find "$("$MGR" image inspect mgrt-big | jq -r '.layer_dirs[0]')" -type f | wc -l)" 48 files || return 1
+    assert_eq "$(find "$("$MGR" image inspect mgrt-big | jq -r '.layer_dirs[0]')" -type f | wc -l)" 16 files || return 1
 }
 
 t_progress_on_tty() {
