@@ -33,7 +33,7 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libarchive-dev libnl-3-dev li
             busybox-static iproute2 iputils-ping libarchive-tools crun umoci skopeo debootstrap \
             iperf3 jq cpio qemu-system-x86 linux-image-amd64 clang libclang-rt-14-dev \
             python3 python3-yaml python3-jsonschema kmod procps psmisc netcat-openbsd curl \
-            hyperfine bc
+            hyperfine bc zstd xz-utils
 
 .PHONY: hello all deps test check-unit check-integration check-vm asan fuzz bench install clean \
         format format-check payload
