@@ -11,7 +11,7 @@ KVER=${KERNEL#/boot/vmlinuz-}
 requires root cmd:qemu-system-x86_64 cmd:cpio cmd:busybox cmd:depmod file:"$KERNEL" \
     file:/lib/modules/"$KVER"/modules.dep
 VM_TIMEOUT=${VM_TIMEOUT:-90}
-VM_BOOTS=${VM_BOOTS:-main cad v1} # which boots to run (all by default)
+VM_BOOTS=${VM_BOOTS:-main cad v1 wd} # which boots to run (all by default)
 want() { [[ " $VM_BOOTS " == *" $1 "* ]]; }
 HERE=$TOP/tests/vm
 INITRD=$T_TMP/initrd.cpio
@@ -136,6 +136,27 @@ boot v1 "mgr.cgroup=v1 mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=v1 mgr.super
 guest_results v1
 t_v1_clean() { no_panic v1 && grep -q 'reboot: Power down' "$T_TMP/v1.txt"; }
 tcase v1_poweroff t_v1_clean
+fi
+
+# ---- hardware watchdog (qemu i6300esb): petted while all is well; a critical unit that
+# stays failed past mgr.critical_deadline makes PID 1 stop petting, and the device resets
+# the machine (here: qemu powers off, so the boot ends without the kernel's "Power down").
+if want wd; then
+boot wd "mgr.watchdog=/dev/watchdog mgr.watchdog_timeout=2 mgr.critical_deadline=4s \
+mgr.on_critical=stop-petting mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=wd" \
+    -device i6300esb -action watchdog=poweroff
+guest_results wd
+t_wd_fired() {
+    local c=$T_TMP/wd.txt
+    [ $BOOT_RC -ne 124 ] || fail "timed out: the watchdog did not fire" || return 1
+    grep -q "mgr: watchdog /dev/watchdog armed, timeout 2s" "$c" || fail "watchdog not armed" || return 1
+    grep -q "critical unit 'doomed' failed or unhealthy for 4000 ms: no longer petting" "$c" ||
+        fail "PID 1 did not stop petting for the failed critical unit" || return 1
+    ! grep -q 'reboot: Power down\|still running 60 s' "$c" || fail "ended by software, not by the watchdog" || return 1
+    no_panic wd
+}
+tcase wd_critical_unit_resets_machine t_wd_fired
+[ $T_FAILED -eq 0 ] || show_console wd
 fi
 
 finish

@@ -82,6 +82,16 @@ no_zombies() {
     done
     return 0
 }
+t_watchdog_armed() {
+    w=/sys/class/watchdog/watchdog0
+    [ "$(cat $w/state)" = active ] || { echo "state $(cat $w/state)"; return 1; }
+    [ "$(cat $w/timeout)" = 2 ] || { echo "timeout $(cat $w/timeout)"; return 1; }
+}
+t_add_failing_critical() {
+    printf 'name: doomed\nimage: dir:/srv/busybox\ncommand: ["/bin/sh", "-c", "exit 1"]\nrestart: {policy: "no"}\ncritical: true\n' >/etc/units.d/doomed.yaml
+    chmod 644 /etc/units.d/doomed.yaml
+    kill -USR1 1
+}
 t_sigusr1_survived() { kill -USR1 1 && usleep 200000 && [ -d /proc/1 ] && kill -0 1; }
 
 case $MODE in
@@ -102,6 +112,19 @@ main)
     ;;
 v1)
     check cgroup1_mounted t_cgroup1_mounted
+    ;;
+wd)
+    # PID 1 pets /dev/watchdog (i6300esb, timeout 2 s): the machine outlives 3 timeouts.
+    check watchdog_armed t_watchdog_armed
+    sleep 6
+    check watchdog_petted true
+    # A critical unit that stays down: PID 1 stops petting after mgr.critical_deadline and
+    # the hardware resets the machine (qemu -action watchdog=poweroff ends the boot).
+    check critical_unit_added t_add_failing_critical
+    echo "VMTEST waiting for the watchdog"
+    sleep 60
+    echo "VMTEST FAIL watchdog_fired: still running 60 s after the critical unit failed"
+    exit 0
     ;;
 esac
 echo "VMTEST done"
