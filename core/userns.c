@@ -3,6 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +16,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "sys.h"
 #include "unit.h"
 #include "util.h"
 
@@ -157,6 +164,168 @@ int userns_write_maps(pid_t pid, const struct unit *u, struct err *err)
     r = userns_write_proc(pid, "gid_map", buf, err);
     if (r < 0)
         return err_wrap(err, "gid map");
+    return 0;
+}
+
+int userns_allow_traverse(const char *base, const char *path, struct err *err)
+{
+    size_t blen = strlen(base);
+    char buf[PATH_MAX];
+
+    if (strncmp(path, base, blen) != 0 || (path[blen] != '/' && path[blen] != 0) ||
+            strlen(path) >= sizeof(buf))
+        return err_setx(err, EINVAL, "'%s' is not below '%s'", path, base);
+    snprintf(buf, sizeof(buf), "%s", path);
+    /* From path up to (not including) base: each component gets o+x. */
+    for (;;) {
+        struct stat st;
+        if (lstat(buf, &st) < 0)
+            return err_set(err, errno, "stat '%s'", buf);
+        if (!S_ISDIR(st.st_mode))
+            return err_setx(err, ENOTDIR, "'%s' is not a directory", buf);
+        if (!(st.st_mode & S_IXOTH) && chmod(buf, (st.st_mode & 07777) | S_IXOTH) < 0)
+            return err_set(err, errno, "chmod o+x '%s'", buf);
+        char *slash = strrchr(buf, '/');
+        if (!slash || (size_t)(slash - buf) <= blen)
+            break;
+        *slash = 0;
+    }
+    return 0;
+}
+
+/* A user namespace with u's maps, held by a child that waits: returns an fd of it. */
+static int userns_helper_fd(const struct unit *u, struct err *err)
+{
+    int ready[2], go[2], fd = -1, r;
+    char c = 0, path[64];
+    pid_t pid;
+
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return err_set(err, errno, "idmap helper: pipe");
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        r = err_set(err, errno, "idmap helper: pipe");
+        close(ready[0]);
+        close(ready[1]);
+        return r;
+    }
+    pid = fork();
+    if (pid == 0) {
+        /* Only async-signal-safe calls here: the parent may be the multi-threaded daemon. */
+        close(go[1]);
+        close(ready[0]);
+        c = unshare(CLONE_NEWUSER) == 0 ? 'u' : 'e';
+        (void)!write(ready[1], &c, 1);
+        (void)!read(go[0], &c, 1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    if (pid < 0) {
+        r = err_set(err, errno, "idmap helper: fork");
+        goto out;
+    }
+    if (read(ready[0], &c, 1) != 1 || c != 'u') {
+        r = err_setx(err, EPERM, "idmap helper: cannot create a user namespace");
+        goto out_child;
+    }
+    r = userns_write_maps(pid, u, err);
+    if (r < 0)
+        goto out_child;
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    r = fd < 0 ? err_set(err, errno, "idmap helper: open %s", path) : fd;
+out_child:
+    close(go[1]); /* EOF: the helper exits; the namespace lives on through fd */
+    go[1] = -1;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+out:
+    if (go[1] >= 0)
+        close(go[1]);
+    close(ready[0]);
+    return r;
+}
+
+int userns_idmap_layers(const struct unit *u, char *const *lower, const char *dst_dir,
+        char ***ret, struct err *err)
+{
+    _cleanup_close_ int nsfd = -1;
+    _cleanup_strv_ char **out = NULL;
+    int r;
+
+    nsfd = userns_helper_fd(u, err);
+    if (nsfd < 0)
+        return nsfd;
+    if (mkdir(dst_dir, 0711) < 0 && errno != EEXIST)
+        return err_set(err, errno, "idmap: mkdir '%s'", dst_dir);
+    for (size_t i = 0; lower && lower[i]; i++) {
+        _cleanup_close_ int tfd = -1;
+        char path[PATH_MAX];
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)nsfd};
+
+        tfd = sys_open_tree(AT_FDCWD, lower[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tfd < 0) {
+            r = err_set(err, -tfd, "idmap: open_tree '%s'", lower[i]);
+            goto fail;
+        }
+        r = sys_mount_setattr(tfd, "", AT_EMPTY_PATH, &attr);
+        if (r < 0) {
+            r = err_set(err, -r, "idmap: mount_setattr(MOUNT_ATTR_IDMAP) on '%s'", lower[i]);
+            goto fail;
+        }
+        snprintf(path, sizeof(path), "%s/%zu", dst_dir, i);
+        if (mkdir(path, 0711) < 0 && errno != EEXIST) {
+            r = err_set(err, errno, "idmap: mkdir '%s'", path);
+            goto fail;
+        }
+        r = sys_move_mount(tfd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
+        if (r < 0) {
+            r = err_set(err, -r, "idmap: attach '%s' at '%s'", lower[i], path);
+            goto fail;
+        }
+        if (strv_push(&out, path) < 0) {
+            r = err_set(err, ENOMEM, "idmap");
+            goto fail;
+        }
+    }
+    *ret = TAKE_PTR(out);
+    return 0;
+fail:
+    userns_idmap_cleanup(dst_dir);
+    return r;
+}
+
+void userns_idmap_cleanup(const char *dst_dir)
+{
+    _cleanup_close_ int dfd = open(dst_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    DIR *d;
+    struct dirent *de;
+    char path[PATH_MAX];
+
+    if (dfd < 0)
+        return;
+    d = fdopendir(TAKE_FD(dfd));
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dst_dir, de->d_name);
+        (void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+        (void)rmdir(path);
+    }
+    closedir(d);
+    (void)rmdir(dst_dir);
+}
+
+int userns_become_root(struct err *err)
+{
+    if (setgroups(0, NULL) < 0)
+        return err_set(err, errno, "user namespace: setgroups");
+    if (setresgid(0, 0, 0) < 0)
+        return err_set(err, errno, "user namespace: setresgid 0 (is gid 0 mapped?)");
+    if (setresuid(0, 0, 0) < 0)
+        return err_set(err, errno, "user namespace: setresuid 0 (is uid 0 mapped?)");
     return 0;
 }
 

@@ -30,6 +30,26 @@ int userns_format_map(const struct id_map *m, size_t n, char *buf, size_t len);
 /* Parent side: writes /proc/PID/uid_map, setgroups "deny" only when we are not root (never
  * for mgr running as root), then gid_map. err does not name the unit (the caller wraps). */
 int userns_write_maps(pid_t pid, const struct unit *u, struct err *err);
+/* Parent side: makes path and every directory between base (exclusive) and path traversable
+ * by others (adds o+x, never r or w), so the container's root, an unprivileged host uid,
+ * can reach its rootfs mount point. */
+int userns_allow_traverse(const char *base, const char *path, struct err *err);
+/* Parent, before clone: idmapped copies of the rootfs layers, so that files owned by host
+ * root in the layers belong to the container's root (and the container can write over them
+ * through overlay copy-up). A throw-away helper user namespace with u's maps is the idmap
+ * (open_tree + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount to dst_dir/N, N = 0..). *ret is
+ * a caller-owned strv of the new layer paths, in the order of lower. The mounts are only
+ * needed until the child has mounted its overlay (its mount namespace keeps its copies):
+ * call userns_idmap_cleanup() right after spawning. -EOPNOTSUPP/-EINVAL when the kernel or
+ * the filesystem of a layer cannot idmap (the caller may go on without). */
+int userns_idmap_layers(const struct unit *u, char *const *lower, const char *dst_dir,
+        char ***ret, struct err *err);
+/* Detaches the mounts userns_idmap_layers() made under dst_dir and removes the directories
+ * (and dst_dir). Missing ones are fine. */
+void userns_idmap_cleanup(const char *dst_dir);
+/* Child side, first thing after the parent wrote the maps: setgroups(0), setresgid(0) and
+ * setresuid(0) inside the new user namespace (keeps capabilities). */
+int userns_become_root(struct err *err);
 /* Host uid that container uid inside maps to under u's resolved map, or -ERANGE/-errno. */
 int userns_host_uid(const struct unit *u, uint32_t inside, uint32_t *ret_outside,
         struct err *err);
