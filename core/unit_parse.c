@@ -294,12 +294,40 @@ static void err_unknown_value(struct pctx *c, const struct ynode *n, const char 
         perr(c, n, "'%s': unknown %s '%.64s' (expected one of: %s)", kp, what, n->str, list);
 }
 
+/* Keys people bring from docker compose or systemd, mapped to ours (top level only). */
+static const char *compose_hint(const char *key, const char *const *keys)
+{
+    static const struct {
+        const char *from, *to;
+    } hints[] = {
+            {"environment", "env"}, {"working_dir", "workdir"}, {"workingdir", "workdir"},
+            {"entrypoint", "command"}, {"cmd", "command"}, {"volumes", "mounts"},
+            {"tmpfs", "mounts"}, {"healthcheck", "health"}, {"network_mode", "namespaces"},
+            {"pid", "namespaces"}, {"ipc", "namespaces"}, {"cap_add", "security"},
+            {"cap_drop", "security"}, {"security_opt", "security"}, {"privileged", "security"},
+            {"read_only", "security"}, {"ulimits", "security"}, {"sysctls", "security"},
+            {"mem_limit", "resources"}, {"cpus", "resources"}, {"pids_limit", "resources"},
+            {"deploy", "resources"}, {"stop_signal", "stop"}, {"stop_grace_period", "stop"},
+            {"container_name", "name"}, {"domainname", "hostname"}, {"dns_servers", "dns"},
+            {"devices", "resources"}, {"network", "networks"}, {"depends", "depends_on"},
+            {"after", "depends_on"}, {"requires", "depends_on"}, {"image_name", "image"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(hints); i++)
+        if (STREQ(hints[i].from, key))
+            for (size_t j = 0; keys[j]; j++)
+                if (STREQ(keys[j], hints[i].to))
+                    return keys[j];
+    return NULL;
+}
+
 /* Checks that n is a mapping whose keys are all in keys[]; reports the others. */
 static bool expect_map(struct pctx *c, const struct ynode *n, const char *kp,
         const char *const *keys)
 {
     if (!n || n->type != YN_MAP) {
-        if (kp && *kp)
+        if (kp && *kp && n && n->type == YN_SCALAR && !ynode_is_null(n))
+            perr(c, n, "'%s': expected a mapping ({key: value, ...}), got '%.64s'", kp, n->str);
+        else if (kp && *kp)
             perr(c, n, "'%s': expected a mapping, got %s", kp, type_name(n));
         else
             perr(c, n, "a unit file must be a mapping of keys, got %s", type_name(n));
@@ -319,6 +347,8 @@ static bool expect_map(struct pctx *c, const struct ynode *n, const char *kp,
             continue;
         const char *sug = suggest(k->str, keys);
         const char *in = kp && *kp ? kp : NULL;
+        if (!sug && !in)
+            sug = compose_hint(k->str, keys);
         if (sug && in)
             perr(c, k, "unknown key '%.64s' in '%s'; did you mean '%s'?", k->str, in, sug);
         else if (sug)

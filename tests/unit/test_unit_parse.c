@@ -306,6 +306,10 @@ static int test_errors_and_suggestions(void)
     CHECK_STR(parse_err("image: x\nsecurity: {capabilites: {}}\n", e, sizeof(e), NULL),
             "2:12: unknown key 'capabilites' in 'security'; did you mean 'capabilities'?");
     CHECK_STR(parse_err("image: x\nzzzzzz: 1\n", e, sizeof(e), NULL), "2:1: unknown key 'zzzzzz'");
+    CHECK_STR(parse_err("image: x\nenvironment: {A: b}\n", e, sizeof(e), NULL),
+            "2:1: unknown key 'environment'; did you mean 'env'?");
+    CHECK_STR(parse_err("image: x\nresources: {memory: 1G}\n", e, sizeof(e), NULL),
+            "2:21: 'resources.memory': expected a mapping ({key: value, ...}), got '1G'");
     CHECK_STR(parse_err("image: x\nrestart: {policy: on_failure}\n", e, sizeof(e), NULL),
             "2:19: 'restart.policy': unknown restart policy 'on_failure'; did you mean "
             "'on-failure'?");
