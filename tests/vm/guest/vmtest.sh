@@ -23,6 +23,14 @@ wait_for() {
     while [ "$(uptime_ms)" -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; usleep 50000; done
     "$@"
 }
+# json_field UNIT KEY: a scalar field of `mgr status UNIT --json` (no jq in the guest).
+json_field() {
+    timeout 5 mgr status --json "$1" 2>/dev/null | tr -d '\n ' | sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1
+}
+unit_running() { [ "$(json_field "$1" state)" = running ] && [ "$(json_field "$1" pid)" -gt 0 ]; }
+# cg_dir PID: the cgroup v2 directory of a process.
+cg_dir() { echo "/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$1/cgroup)"; }
+
 mounted() { # mounted MOUNTPOINT FSTYPE
     awk -v mp="$1" -v fs="$2" '{for (i = 1; i <= NF; i++) if ($i == "-") break}
         $5 == mp && $(i + 1) == fs {found = 1} END {exit !found}' /proc/self/mountinfo \
@@ -112,6 +120,23 @@ main)
     ;;
 v1)
     check cgroup1_mounted t_cgroup1_mounted
+    ;;
+bench)
+    # tests/bench/boot.sh: time from kernel start until every unit runs (guest clock), and
+    # the memory of PID 1 and of the supervisor at that point.
+    both_running() { unit_running db && unit_running web; }
+    if wait_for 60 both_running; then
+        up=$(cut -d' ' -f1 /proc/uptime)
+        sup=
+        for d in /proc/[0-9]*; do # PID 1's child running "mgr ... daemon"
+            [ "$(awk '/^PPid:/ {print $2}' $d/status 2>/dev/null)" = 1 ] &&
+                tr '\0' ' ' <$d/cmdline 2>/dev/null | grep -q ' daemon' && sup=${d#/proc/}
+        done
+        rss() { awk '/^VmRSS:/ {print $2}' /proc/$1/status 2>/dev/null; }
+        echo "VMBENCH units_up_s=$up supervisor_rss_kb=$(rss "${sup:-0}") pid1_rss_kb=$(rss 1)"
+    else
+        echo "VMBENCH FAIL units did not come up"
+    fi
     ;;
 wd)
     # PID 1 pets /dev/watchdog (i6300esb, timeout 2 s): the machine outlives 3 timeouts.
