@@ -84,7 +84,7 @@ uint64_t caps_all_mask(void)
     return bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
 }
 
-static int caps_mask_of(char *const *names, const char *what, uint64_t *ret, struct err *err)
+int caps_mask_from_names(char *const *names, const char *what, uint64_t *ret, struct err *err)
 {
     uint64_t m = 0;
 
@@ -104,10 +104,10 @@ int caps_compute(char *const *add, char *const *drop, uint64_t *ret_mask, struct
     uint64_t a, d;
     int r;
 
-    r = caps_mask_of(add, "add", &a, err);
+    r = caps_mask_from_names(add, "add", &a, err);
     if (r < 0)
         return r;
-    r = caps_mask_of(drop, "drop", &d, err);
+    r = caps_mask_from_names(drop, "drop", &d, err);
     if (r < 0)
         return r;
     /* As podman: drop is applied to the default first, then add wins, so
@@ -129,7 +129,7 @@ int caps_keep_across_setuid(struct err *err)
     return 0;
 }
 
-int caps_apply(uint64_t mask, struct err *err)
+int caps_apply(uint64_t mask, uint64_t nonroot_mask, struct err *err)
 {
     int bits = cap_max_bits();
     cap_t c;
@@ -168,18 +168,19 @@ int caps_apply(uint64_t mask, struct err *err)
         }
     }
 
-    /* Permitted = effective = mask. Inheritable and ambient only for a non-root user: root
-     * gets the bounding set back at execve anyway, and an empty inheritable set is what
-     * runc/crun/podman give root (CVE-2022-29162: inheritable caps combine with file
-     * inheritable bits). A non-root user needs ambient (hence inheritable, ambient being a
-     * subset of it) to keep the added capabilities across execve of a plain binary. */
+    /* Root: permitted = effective = mask, inheritable and ambient empty: root gets the
+     * bounding set back at execve anyway, and an empty inheritable set is what runc/crun/
+     * podman give (CVE-2022-29162: inheritable caps combine with file inheritable bits).
+     * Non-root: only what the unit added, in permitted/effective/inheritable and ambient
+     * (ambient must be a subset of inheritable), to survive execve of a plain binary. */
     bool ambient = geteuid() != 0;
+    uint64_t set = ambient ? nonroot_mask & mask : mask;
     c = cap_init();
     if (!c)
         return err_set(err, errno, "cap_init");
     for (int i = 0; i < bits; i++) {
         cap_value_t cv = i;
-        if (!(mask & (UINT64_C(1) << i)))
+        if (!(set & (UINT64_C(1) << i)))
             continue;
         (void)cap_set_flag(c, CAP_PERMITTED, 1, &cv, CAP_SET);
         (void)cap_set_flag(c, CAP_EFFECTIVE, 1, &cv, CAP_SET);
@@ -189,14 +190,14 @@ int caps_apply(uint64_t mask, struct err *err)
     if (cap_set_proc(c) < 0) {
         int e = errno;
         cap_free(c);
-        return err_set(err, e, "set capabilities %016llx", (unsigned long long)mask);
+        return err_set(err, e, "set capabilities %016llx", (unsigned long long)set);
     }
     cap_free(c);
 
     if (cap_reset_ambient() < 0)
         return err_set(err, errno, "reset ambient capabilities");
     for (int i = 0; ambient && i < bits; i++) {
-        if (!(mask & (UINT64_C(1) << i)))
+        if (!(set & (UINT64_C(1) << i)))
             continue;
         if (cap_set_ambient((cap_value_t)i, CAP_SET) < 0) {
             char name[64];

@@ -26,13 +26,19 @@ uint64_t caps_all_mask(void);
  * drop ("ALL" empties it), then add ("ALL" = every known cap). Unknown names -> -EINVAL with
  * the name in err. Pure. */
 int caps_compute(char *const *add, char *const *drop, uint64_t *ret_mask, struct err *err);
+/* Mask of the named capabilities ("ALL" = every known one); what names the key in errors
+ * ("add"). Unknown names -> -EINVAL. Pure. */
+int caps_mask_from_names(char *const *names, const char *what, uint64_t *ret_mask,
+        struct err *err);
 /* Formats a mask as /proc/PID/status prints it (16 hex digits), into buf; returns buf. */
 char *caps_format_mask(uint64_t mask, char *buf, size_t len);
 
 /* Child side, before setuid: PR_SET_KEEPCAPS so the permitted set survives the uid change. */
 int caps_keep_across_setuid(struct err *err);
 /* Child side, after setuid/setgid, before execve: drops every capability outside mask from
- * the bounding set, sets permitted = effective = mask; for a non-root user also inheritable
- * and ambient = mask (so it keeps them across execve); root gets empty inheritable/ambient
+ * the bounding set. Root (euid 0): permitted = effective = mask, inheritable and ambient
+ * empty (as podman: root gets the bounding set back at execve anyway). Non-root: permitted =
+ * effective = inheritable = ambient = nonroot_mask (the capabilities the unit added
+ * explicitly, within mask), so such a user keeps them across execve and has none otherwise,
  * as with podman. Clears PR_SET_KEEPCAPS. */
-int caps_apply(uint64_t mask, struct err *err);
+int caps_apply(uint64_t mask, uint64_t nonroot_mask, struct err *err);

@@ -17,6 +17,7 @@
 
 #include "caps.h"
 #include "err.h"
+#include "log.h"
 #include "unit.h"
 #include "util.h"
 
@@ -237,6 +238,10 @@ int sec_prepare(const struct unit *u, struct sec_plan **ret, struct err *err)
     r = caps_compute(u->sec.cap_add, u->sec.cap_drop, &p->caps, err);
     if (r < 0)
         goto fail_wrap;
+    r = caps_mask_from_names(u->sec.cap_add, "add", &p->caps_nonroot, err);
+    if (r < 0)
+        goto fail_wrap;
+    p->caps_nonroot &= p->caps;
     p->no_new_privs = u->sec.no_new_privileges;
 
     r = sec_check_host(u, err);
@@ -279,6 +284,10 @@ int sec_prepare(const struct unit *u, struct sec_plan **ret, struct err *err)
         if (r < 0)
             goto fail_wrap;
         p->seccomp = true;
+        /* Non-fatal findings (a syscall this libseccomp does not know) must reach the user
+         * and the start path has no channel for warnings: the one place core/ warns. */
+        for (size_t i = 0; p->filter.warnings && p->filter.warnings[i]; i++)
+            log_warn("unit '%s': %s", u->name, p->filter.warnings[i]);
         break;
     default:
         r = secfilter_build_default(p->caps, &p->filter, err);
@@ -402,7 +411,7 @@ int sec_apply_child(const struct sec_plan *p, uid_t uid, gid_t gid, const gid_t 
         return err_set(err, errno, "setresuid %u", (unsigned)uid);
 
     /* 4. Capabilities: bounding, permitted/effective/inheritable, ambient. */
-    r = caps_apply(p->caps, err);
+    r = caps_apply(p->caps, p->caps_nonroot, err);
     if (r < 0)
         return r;
 

@@ -31,7 +31,8 @@ struct sec_sysctl {
 
 struct sec_plan {
     char *unit_name;
-    uint64_t caps;      /* final bounding = permitted = effective = inheritable = ambient */
+    uint64_t caps;      /* bounding set; root's permitted = effective */
+    uint64_t caps_nonroot; /* a non-root user's permitted/effective/ambient: the added ones */
     bool no_new_privs;
     bool seccomp;       /* false = unconfined */
     struct secfilter filter;

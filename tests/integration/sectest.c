@@ -115,7 +115,7 @@ static int cmd_fds(const char *pid)
         n = readlink(p, target, sizeof(target) - 1);
         target[n < 0 ? 0 : n] = 0;
         /* the directory fd of this very listing is not the container's */
-        if (dirfd(d) == atoi(de->d_name) && !strcmp(pid, "self"))
+        if (dirfd(d) == atoi(de->d_name) && (!strcmp(pid, "self") || atoi(pid) == getpid()))
             continue;
         printf("fd %s -> %s\n", de->d_name, target);
     }

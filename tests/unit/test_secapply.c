@@ -145,6 +145,13 @@ static int test_nonroot_add_net_bind(void)
     CHECK_STR(o, "bind ok\n");
     /* control: the same user without the capability is refused */
     u.sec.cap_add = NULL;
+    u.sec.cap_drop = NULL; /* the default set: a non-root user gets none of it (podman) */
+    o = run_as(&u, 1000, 1000, (char *[]){"sectest", "status", NULL}, &e);
+    CHECK(o != NULL);
+    CHECK(strstr(o, "CapPrm:\t0000000000000000\n") != NULL);
+    CHECK(strstr(o, "CapEff:\t0000000000000000\n") != NULL);
+    CHECK(strstr(o, "CapBnd:\t00000000800405fb\n") != NULL);
+    CHECK(strstr(o, "CapAmb:\t0000000000000000\n") != NULL);
     o = run_as(&u, 1000, 1000, (char *[]){"sectest", "bind", "80", NULL}, &e);
     CHECK(o != NULL);
     CHECK_STR(o, "bind errno=13\n");
