@@ -89,6 +89,7 @@ struct child_ctx {
     struct sec_plan *sec;
     struct cg_group *cg;
     struct rt_state *state;
+    char **idmapped_lower; /* user: private: idmapped copies of the layers (userns.c) */
 };
 
 /* ---- user resolution inside the container (its /etc/passwd and /etc/group) ---- */
@@ -299,6 +300,15 @@ static int child_main(void *ud, int sync_fd, struct err *err)
             return err_set(err, -r, "join %s namespace of '%s'", ns_type_name(t),
                     u->ns[t].target);
     }
+    /* A new user namespace (maps written by the parent before the go): we still carry the
+     * host's ids, which are unmapped inside (creating files would fail with EOVERFLOW);
+     * become the namespace's root. Capabilities stay: the kernel's "leaving uid 0" rule
+     * compares with the namespace's root, which we were not. */
+    if (u->ns[NS_USER].mode == NS_PRIVATE && c->join_fd[NS_USER] < 0) {
+        r = userns_become_root(err);
+        if (r < 0)
+            return r;
+    }
     if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
         return err_set(err, errno, "create cgroup namespace");
     if (u->ns[NS_UTS].mode == NS_PRIVATE) {
@@ -315,7 +325,9 @@ static int child_main(void *ud, int sync_fd, struct err *err)
             return r;
     }
     if (c->own_mntns) {
-        r = rootfs_setup(c->rootfs_dir, c->spec->lower_dirs, c->upper[0] ? c->upper : NULL,
+        r = rootfs_setup(c->rootfs_dir,
+                c->idmapped_lower ? c->idmapped_lower : c->spec->lower_dirs,
+                c->upper[0] ? c->upper : NULL,
                 c->work[0] ? c->work : NULL, &c->plan, child_sysctl, c, err);
         if (r < 0)
             return r;
@@ -625,6 +637,14 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
     if (r < 0)
         return err_set(err, -r, "unit '%s': create state dir '%s'", u->name, c.state_dir);
     state_created = true;
+    if (u->ns[NS_USER].mode == NS_PRIVATE) {
+        /* The container's root (an unprivileged host uid) mounts its rootfs here after it
+         * became root of its user namespace: it must be able to traverse (not list) the
+         * path. See userns_allow_traverse() and doc/security.md. */
+        r = userns_allow_traverse(s->run_dir, c.rootfs_dir, err);
+        if (r < 0)
+            goto fail;
+    }
 
     snprintf(st.name, sizeof(st.name), "%s", u->name);
     st.owner_pid = getpid();
@@ -649,6 +669,7 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
     /* Security plan (security module), resolved before clone. */
     c.sec = s->sec;
     if (!c.sec) {
+        secfilter_set_cache_dir(s->run_dir); /* compiled default seccomp filter cache */
         r = sec_prepare(u, &own_sec, err);
         if (r < 0)
             goto fail;
@@ -734,9 +755,24 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
             .child_fn = child_main,
             .userdata = &c,
     };
+    /* user: private: the layers' files belong to host root, which is nobody inside;
+     * idmapped copies make them the container root's (security module: userns). Where the
+     * kernel or a layer's filesystem cannot idmap, the rootfs stays read-only for the
+     * container's root except what it creates (doc/security.md). */
+    char idmap_dir[PATH_MAX] = "";
+    if (u->ns[NS_USER].mode == NS_PRIVATE && c.own_mntns) {
+        struct err ie = {0};
+        snprintf(idmap_dir, sizeof(idmap_dir), "%s/idmap", c.state_dir);
+        if (userns_idmap_layers(u, s->lower_dirs, idmap_dir, &c.idmapped_lower, &ie) < 0)
+            log_debug("unit '%s': no idmapped layers: %s", u->name, ie.msg);
+    }
     pid_t pid;
     int pidfd;
     r = spawn_start(&sa, &pid, &pidfd, NULL, err);
+    /* The child's overlay holds its own copies of the idmapped mounts by now. */
+    if (idmap_dir[0])
+        userns_idmap_cleanup(idmap_dir);
+    c.idmapped_lower = strv_free(c.idmapped_lower);
     if (r < 0)
         goto fail;
 
@@ -1006,6 +1042,7 @@ int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, ch
         r = err_setx(err, ESRCH, "exec in '%s': container is not running", rc->name);
         goto out;
     }
+    secfilter_set_cache_dir(rc->run_dir); /* compiled default seccomp filter cache */
     r = sec_prepare(u, &sec, err);
     if (r < 0)
         goto out;
