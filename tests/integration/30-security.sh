@@ -306,6 +306,7 @@ t_control_socket() {
 }
 
 before=$(count_mounts)
+devnull_before=$(stat -c '%a %u %g %t:%T' /dev/null)
 tcase caps-default t_caps_default
 tcase caps-drop-all t_caps_drop_all
 tcase caps-nonroot-net-bind-service t_caps_nonroot_net_bind
@@ -323,6 +324,11 @@ tcase rlimits t_rlimits
 tcase lsm-keys-without-lsm t_lsm_keys_without_lsm
 tcase unit-file-permissions t_unit_file_permissions
 tcase control-socket-root-only t_control_socket
-left() { assert_eq "$(count_mounts)" "$before" "mounts left behind" && assert_eq "$(ls -A "$MGR_RUN/containers" 2>/dev/null)" "" "state left behind"; }
+left() {
+    assert_eq "$(count_mounts)" "$before" "mounts left behind" || return 1
+    assert_eq "$(ls -A "$MGR_RUN/containers" 2>/dev/null)" "" "state left behind" || return 1
+    # the host's device nodes bound into containers are untouched (mode, owner)
+    assert_eq "$(stat -c '%a %u %g %t:%T' /dev/null)" "$devnull_before" "host /dev/null" || return 1
+}
 tcase nothing-left-behind left
 finish
