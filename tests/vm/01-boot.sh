@@ -16,16 +16,16 @@ want() { [[ " $VM_BOOTS " == *" $1 "* ]]; }
 HERE=$TOP/tests/vm
 INITRD=$T_TMP/initrd.cpio
 
-# Extra guest checks (tests/vm/guest/checks.d/*.sh) are sourced by the guest runner.
+# Extra guest checks (tests/vm/guest/checks/*.sh) are sourced by the guest runner.
 build_initrd() {
     local adds=(--add "$HERE/guest/vmtest.sh:/usr/libexec/mgr-vmtest")
     local f
-    for f in "$HERE"/guest/checks.d/*.sh; do
+    for f in "$HERE"/guest/checks/*.sh; do
         [ -f "$f" ] && adds+=(--add "$f:/usr/libexec/mgr-vmtest.d/$(basename "$f")")
     done
     mkdir -p "$T_TMP/rootfs"
     make_busybox_rootfs "$T_TMP/rootfs" >/dev/null 2>&1 || true
-    local units=$HERE/guest/units.d
+    local units=$HERE/guest/units
     bash "$HERE/mkinitramfs.sh" --mgr "$MGR" --kver "$KVER" --busybox \
         --modules "overlay veth bridge i6300esb" --hostname mgrt-vm \
         --units "$units" --rootfs "$T_TMP/rootfs:/srv/busybox" "${adds[@]}" "$INITRD"

@@ -1,0 +1,79 @@
+# Sourced by vmtest.sh (busybox sh) in the main boot: the supervisor run by PID 1 on
+# /etc/units.d (tests/vm/guest/units): units up, restart after a crash, cgroup v2 limits,
+# device denial, freeze, networking between the two containers. The host checks the
+# shutdown order on the console after the poweroff.
+
+t_units_running() {
+    wait_for 30 unit_running db && wait_for 30 unit_running web || {
+        for u in db web; do echo "$u: $(timeout 5 mgr status --json $u 2>&1 | tr -d '\n ')"; done; return 1; }
+    echo "units up at $(cut -d' ' -f1 /proc/uptime)s" >/run/mgrt-units-up
+}
+t_restart_after_crash() {
+    old=$(json_field web pid)
+    kill -KILL "$old" || return 1
+    wait_for 20 sh -c "p=\$(mgr status --json web | tr -d '\n ' | sed -n 's/.*\"pid\":\([0-9]*\).*/\1/p'); [ -n \"\$p\" ] && [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]" || {
+        mgr status web; return 1; }
+    wait_for 10 unit_running web || { mgr status web; return 1; }
+    r=$(json_field web restarts); [ "${r:-0}" -ge 1 ] || { echo "restarts=$r"; return 1; }
+}
+t_cgroup_v2_limits() {
+    pid=$(json_field db pid); d=$(cg_dir "$pid")
+    [ "$d" != /sys/fs/cgroup ] || { echo "db (pid $pid) is in the root cgroup"; return 1; }
+    grep -q cgroup2 /proc/self/mounts || return 1
+    [ "$(cat "$d/memory.max")" = 67108864 ] || { echo "memory.max=$(cat "$d/memory.max") in $d"; return 1; }
+    [ "$(cat "$d/pids.max")" = 50 ] || { echo "pids.max=$(cat "$d/pids.max")"; return 1; }
+    [ "$(cat "$d/cpu.max")" = "50000 100000" ] || { echo "cpu.max=$(cat "$d/cpu.max")"; return 1; }
+}
+# A process put into the container's cgroup is subject to its BPF device program: opening a
+# device outside the default allow-list fails with EPERM, /dev/null works.
+t_device_denied_bpf() {
+    pid=$(json_field db pid); d=$(cg_dir "$pid")
+    out=$(sh -c "echo \$\$ > $d/cgroup.procs && exec cat /dev/kmsg" 2>&1 | head -n 1)
+    case $out in *"Operation not permitted"*) ;; *) echo "reading /dev/kmsg in db's cgroup: '$out'"; return 1 ;; esac
+    sh -c "echo \$\$ > $d/cgroup.procs && exec cat /dev/null"
+}
+t_freeze() {
+    pid=$(json_field db pid); d=$(cg_dir "$pid")
+    echo 1 >"$d/cgroup.freeze" || return 1
+    wait_for 5 grep -q 'frozen 1' "$d/cgroup.events" || { cat "$d/cgroup.events"; echo 0 >"$d/cgroup.freeze"; return 1; }
+    st=$(awk '/^State:/ {print $2}' /proc/$pid/status)
+    echo 0 >"$d/cgroup.freeze"
+    wait_for 5 grep -q 'frozen 0' "$d/cgroup.events" || return 1
+    [ "$st" = S ] || [ "$st" = D ] || { echo "frozen state $st"; return 1; }
+}
+t_network_between_containers() {
+    w=$(json_field web pid)
+    nsenter -t "$w" -n ping -c 1 -W 2 10.77.0.10 || { nsenter -t "$w" -n ip addr; return 1; }
+}
+
+# A unit added at run time (re-applied through SIGUSR1 to PID 1) that outgrows memory.max:
+# the kernel's OOM killer ends it and the supervisor reports the OOM kill.
+t_oom_reported() {
+    cat >/etc/units.d/hog.yaml <<'HOG'
+name: hog
+image: dir:/srv/busybox
+command: ["/bin/sh", "-c", 'head -c 100000000 /dev/zero | tr "\0" a | sort >/dev/null']
+resources: {memory: {max: 16M, swap_max: 0}}
+restart: {policy: "no"}
+HOG
+    chmod 644 /etc/units.d/hog.yaml
+    mgr validate /etc/units.d/hog.yaml || return 1
+    kill -USR1 1
+    hog_oom() { timeout 5 mgr status --json hog 2>/dev/null | tr -d '\n ' | grep -q '"oom":true'; }
+    wait_for 30 hog_oom || { timeout 5 mgr status --json hog | tr -d '\n ' | cut -c 1-400; return 1; }
+    rm -f /etc/units.d/hog.yaml; kill -USR1 1
+}
+
+check units_running t_units_running
+if [ -f /run/mgrt-units-up ]; then
+    check restart_after_crash t_restart_after_crash
+    check cgroup_v2_limits t_cgroup_v2_limits
+    check device_denied_bpf t_device_denied_bpf
+    check freeze t_freeze
+    check network_between_containers t_network_between_containers
+    check oom_reported t_oom_reported
+else
+    for n in restart_after_crash cgroup_v2_limits device_denied_bpf freeze network_between_containers oom_reported; do
+        fail $n "units did not come up"
+    done
+fi
