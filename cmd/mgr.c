@@ -56,6 +56,8 @@ static void usage(FILE *f)
                "  --root DIR     persistent state (default /var/lib/mgr, env MGR_ROOT)\n"
                "  --run DIR      runtime state and control socket (default /run/mgr, env MGR_RUN)\n"
                "  --units DIR    unit files (default /etc/units.d, env MGR_UNITS)\n"
+               "  --cgroup-parent PATH  containers' cgroups go below PATH in each hierarchy\n"
+               "                 (default mgr / mgr.slice, env MGR_CGROUP_PARENT)\n"
                "  -h, --help     show help; 'mgr COMMAND --help' for a command\n"
                "  --version      print the version\n\n"
                "Exit status: 0 success, 1 failure, 2 usage error, 3 daemon not running.\n"
@@ -103,6 +105,7 @@ int main(int argc, char **argv)
             {"root", required_argument, NULL, 'R'},
             {"run", required_argument, NULL, 'r'},
             {"units", required_argument, NULL, 'u'},
+            {"cgroup-parent", required_argument, NULL, 'C'},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
             {0},
@@ -114,6 +117,8 @@ int main(int argc, char **argv)
         case 'R': ctx.root = optarg; break;
         case 'r': ctx.run = optarg; break;
         case 'u': ctx.units = optarg; break;
+        /* read by cg_manager_open() wherever a cgroup manager is opened (run, daemon, reclaim) */
+        case 'C': setenv("MGR_CGROUP_PARENT", optarg, 1); break;
         case 'h': usage(stdout); return EXIT_OK;
         case 'V': return cmd_version(&ctx, 0, NULL);
         default: usage(stderr); return EXIT_USAGE;

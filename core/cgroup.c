@@ -539,6 +539,10 @@ static unsigned v2_offered(struct cg_manager *m)
 
 int cg_manager_open(const char *parent, struct cg_manager **ret, struct err *err)
 {
+    if (!parent) {
+        const char *env = getenv("MGR_CGROUP_PARENT");
+        parent = env && *env ? env : NULL;
+    }
     struct cg_manager *m = manager_new();
     if (!m)
         return err_set(err, ENOMEM, "cgroup manager");

@@ -38,9 +38,10 @@ struct cg_group;
 const char *cg_ctrl_name(enum cg_ctrl c);
 const char *cg_ctrl_v1_name(enum cg_ctrl c);
 
-/* Detects the host layout from /proc/self/mountinfo and /proc/self/cgroup. parent: NULL for the
- * default (v1 "mgr", v2 "mgr.slice" at the root, or a "containers" subgroup of our own group
- * when systemd delegated it to us), else a path relative to each hierarchy's root.
+/* Detects the host layout from /proc/self/mountinfo and /proc/self/cgroup. parent: NULL for
+ * $MGR_CGROUP_PARENT (set by `mgr --cgroup-parent`) or, when unset, the default (v1 "mgr",
+ * v2 "mgr.slice" at the root, or a "containers" subgroup of our own group when systemd
+ * delegated it to us), else a path relative to each hierarchy's root.
  * Creates nothing. *ret is owned by the caller (cg_manager_free). */
 int cg_manager_open(const char *parent, struct cg_manager **ret, struct err *err);
 /* Same, for tests: hierarchies given as directory paths (NULL = absent); v1_roots indexed by

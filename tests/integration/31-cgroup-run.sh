@@ -2,7 +2,8 @@
 # Cgroup limits of real containers (`mgr run`), checked from outside: the container's init is
 # in its group in every hierarchy, each limit is in the right file with the right value and
 # is enforced (OOM kill counted, pids.max, cpu.max, cpuset, device EPERM), refused keys stop
-# the start, and nothing is left behind. Container names start with mgrtcg.
+# the start, and nothing is left behind. Container names start with mgrtcg; their groups live
+# below the test's own parent (--cgroup-parent through MGR_CGROUP_PARENT).
 source "$(dirname "$0")/lib.sh"
 requires root cgroup1 file:/bin/busybox
 
@@ -11,11 +12,22 @@ V2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 ROOTFS="$T_TMP/rootfs"
 make_busybox_rootfs "$ROOTFS"
 last_cpu=$(($(nproc) - 1))
+export MGR_CGROUP_PARENT=mgrt-run-$$
+drop_parent() {
+    local d
+    for d in "$CG"/*/"$MGR_CGROUP_PARENT" "$V2/$MGR_CGROUP_PARENT"; do
+        [ -d "$d" ] || continue
+        find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+        rmdir "$d"
+    done
+    return 0
+}
+on_exit drop_parent
 
 mk() {
     { echo "name: $1"; echo "image: dir:$ROOTFS"; cat; } | unit "$T_TMP/$1.yaml"
 }
-grp() { echo "$CG/$1/mgr/$2"; }
+grp() { echo "$CG/$1/$MGR_CGROUP_PARENT/$2"; }
 init_pid() { head -1 "$(grp pids "$1")/cgroup.procs" 2>/dev/null; }
 started() { [ -n "$(init_pid "$1")" ]; }
 # start NAME: mgr run in the background; waits until the container's init is in its group.
@@ -37,7 +49,7 @@ stop() {
 not_running() { ! kill -0 "$1" 2>/dev/null; }
 gone() {
     local d
-    for d in "$CG"/*/mgr/"$1" "$V2/mgr.slice/$1"; do [ -e "$d" ] && return 1; done
+    for d in "$CG"/*/"$MGR_CGROUP_PARENT/$1" "$V2/$MGR_CGROUP_PARENT/$1"; do [ -e "$d" ] && return 1; done
     return 0
 }
 
@@ -57,7 +69,7 @@ EOF
         grep -qx "$pid" "$(grp $h mgrtcg-lim)/cgroup.procs" || { fail "init not in $h group"; return 1; }
     done
     if [ -n "$V2" ]; then
-        grep -qx "$pid" "$V2/mgr.slice/mgrtcg-lim/cgroup.procs" || { fail "init not in the v2 group"; return 1; }
+        grep -qx "$pid" "$V2/$MGR_CGROUP_PARENT/mgrtcg-lim/cgroup.procs" || { fail "init not in the v2 group"; return 1; }
     fi
     assert_eq "$(cat "$(grp memory mgrtcg-lim)/memory.limit_in_bytes")" 67108864 memory.limit_in_bytes || return 1
     assert_eq "$(cat "$(grp memory mgrtcg-lim)/memory.soft_limit_in_bytes")" 8388608 soft_limit || return 1
