@@ -643,7 +643,7 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
          * path. See userns_allow_traverse() and doc/security.md. */
         r = userns_allow_traverse(s->run_dir, c.rootfs_dir, err);
         if (r < 0)
-            goto fail;
+            goto fail_wrap;
     }
 
     snprintf(st.name, sizeof(st.name), "%s", u->name);

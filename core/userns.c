@@ -176,7 +176,7 @@ int userns_allow_traverse(const char *base, const char *path, struct err *err)
             strlen(path) >= sizeof(buf))
         return err_setx(err, EINVAL, "'%s' is not below '%s'", path, base);
     snprintf(buf, sizeof(buf), "%s", path);
-    /* From path up to (not including) base: each component gets o+x. */
+    /* From path up to and including base: each directory gets o+x. */
     for (;;) {
         struct stat st;
         if (lstat(buf, &st) < 0)
@@ -185,10 +185,31 @@ int userns_allow_traverse(const char *base, const char *path, struct err *err)
             return err_setx(err, ENOTDIR, "'%s' is not a directory", buf);
         if (!(st.st_mode & S_IXOTH) && chmod(buf, (st.st_mode & 07777) | S_IXOTH) < 0)
             return err_set(err, errno, "chmod o+x '%s'", buf);
+        if (strlen(buf) <= blen)
+            break; /* base itself done */
         char *slash = strrchr(buf, '/');
-        if (!slash || (size_t)(slash - buf) <= blen)
+        if (!slash || (size_t)(slash - buf) < blen)
             break;
         *slash = 0;
+        if (slash == buf)
+            break;
+    }
+    /* The parents of base are not ours to change: say which one blocks, instead of the
+     * child's bare EACCES from its first mount. */
+    snprintf(buf, sizeof(buf), "%s", base);
+    for (char *slash = strrchr(buf, '/'); slash; slash = strrchr(buf, '/')) {
+        struct stat st;
+        if (slash == buf)
+            slash[1] = 0;
+        else
+            *slash = 0;
+        if (stat(buf, &st) == 0 && !(st.st_mode & S_IXOTH))
+            return err_setx(err, EACCES,
+                    "'%s' (mode %04o) is not traversable by others: the container's root in "
+                    "its user namespace could not reach its rootfs under '%s' (chmod o+x)",
+                    buf, (unsigned)(st.st_mode & 07777), base);
+        if (slash == buf)
+            break;
     }
     return 0;
 }

@@ -30,9 +30,9 @@ int userns_format_map(const struct id_map *m, size_t n, char *buf, size_t len);
 /* Parent side: writes /proc/PID/uid_map, setgroups "deny" only when we are not root (never
  * for mgr running as root), then gid_map. err does not name the unit (the caller wraps). */
 int userns_write_maps(pid_t pid, const struct unit *u, struct err *err);
-/* Parent side: makes path and every directory between base (exclusive) and path traversable
- * by others (adds o+x, never r or w), so the container's root, an unprivileged host uid,
- * can reach its rootfs mount point. */
+/* Parent side: makes path and every directory up to and including base traversable by
+ * others (adds o+x, never r or w), so the container's root, an unprivileged host uid, can
+ * reach its rootfs mount point. base's own parents are left alone. */
 int userns_allow_traverse(const char *base, const char *path, struct err *err);
 /* Parent, before clone: idmapped copies of the rootfs layers, so that files owned by host
  * root in the layers belong to the container's root (and the container can write over them

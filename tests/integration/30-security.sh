@@ -149,6 +149,13 @@ t_userns_private() {
     # idmapped layers: root inside may change image files (copy-up), the image is untouched
     assert_contains "$out" "wrote-etc" "write to /etc/passwd inside" || return 1
     assert_eq "$(tail -c 2 "$R/etc/passwd" | od -An -c | tr -d ' ')" 'e\n' "image unchanged" || return 1
+    # a run dir below a directory others cannot traverse: refused with the reason
+    mkdir -m 0700 "$T_TMP/closed"
+    local rc
+    out=$(printf 'namespaces: {user: private}\ncommand: [/bin/true]\n' | MGR_RUN="$T_TMP/closed/run" run_unit)
+    rc=$?
+    assert_eq "$rc" 125 "start under a 0700 parent: $out" || return 1
+    assert_contains "$out" "'$T_TMP/closed' (mode 0700) is not traversable by others" || return 1
 }
 
 t_no_fd_leak() {

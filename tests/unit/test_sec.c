@@ -1,7 +1,9 @@
 /* Security plan decisions: sysctl keys vs namespaces, rlimits vs our own limits, LSM keys on
  * a host without that LSM, rlimit names, user namespace maps. No root needed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include "sec.h"
 #include "unit.h"
 #include "userns.h"
+#include "util.h"
 
 static int test_sysctl_keys(void)
 {
@@ -186,6 +189,34 @@ static int test_maps(void)
     return 0;
 }
 
+static int test_allow_traverse(void)
+{
+    char base[] = "/tmp/mgrt.trav.XXXXXX", run[64], deep[128], p[160];
+    struct err e = {0};
+    struct stat st;
+
+    CHECK(mkdtemp(base) != NULL);
+    snprintf(run, sizeof(run), "%s/run", base);
+    snprintf(deep, sizeof(deep), "%s/containers/x/rootfs", run);
+    CHECK_INT(mkdir_p(deep, 0700), 0);
+    CHECK_INT(chmod(base, 0711), 0);
+    CHECK_INT(userns_allow_traverse(run, deep, &e), 0);
+    CHECK_INT(stat(deep, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0701);
+    snprintf(p, sizeof(p), "%s/containers", run);
+    CHECK_INT(stat(p, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0701);
+    CHECK_INT(stat(run, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0701); /* base itself included, never r or w */
+    /* a parent of base that others cannot traverse: a clear error naming it */
+    CHECK_INT(chmod(base, 0700), 0);
+    CHECK_INT(userns_allow_traverse(run, deep, &e), -EACCES);
+    CHECK(strstr(e.msg, base) != NULL && strstr(e.msg, "not traversable") != NULL);
+    CHECK_INT(userns_allow_traverse(run, "/etc", &e), -EINVAL);
+    CHECK_INT(rm_rf_at(AT_FDCWD, base), 0);
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_sysctl_keys);
@@ -194,5 +225,6 @@ int main(void)
     RUN(test_lsm_keys);
     RUN(test_subid);
     RUN(test_maps);
+    RUN(test_allow_traverse);
     return HARNESS_END();
 }
