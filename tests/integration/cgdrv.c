@@ -13,6 +13,7 @@
  *   freeze NAME 1|0 | kill NAME SIG | empty NAME | stats NAME | destroy NAME
  *   reclaim [KEEP...]           remove groups of unknown names under the parent
  *   cycle NAME N [LIMITS]       N x (create, attach a child, kill, destroy)
+ *   bench NAME N [LIMITS]       N x (create+configure, destroy): medians in microseconds
  *   layout                      per controller: v1 / v2 / none
  *   evwait NAME SECS            wait until cgroup.events / oom eventfd fires, print "event"
  * LIMITS: --mem-max S --mem-high S --mem-low S --mem-min S --swap S --oom-group 0|1
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup_int.h"
@@ -161,6 +163,46 @@ static int cycle(struct cg_manager *m, const char *name, int n, const struct res
     return 0;
 }
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int bench(struct cg_manager *m, const char *name, int n, const struct resources *r)
+{
+    struct err e = {0};
+    uint64_t *cr = calloc((size_t)n, sizeof(uint64_t)), *de = calloc((size_t)n, sizeof(uint64_t));
+    uint64_t *tot = calloc((size_t)n, sizeof(uint64_t));
+    if (!cr || !de || !tot || n <= 0)
+        return 2;
+    for (int i = 0; i < n; i++) {
+        struct cg_group *g = NULL;
+        uint64_t t0 = now_us();
+        if (cg_create(m, name, r, &g, &e) < 0)
+            return die("create", &e);
+        uint64_t t1 = now_us();
+        if (cg_destroy(g, &e) < 0)
+            return die("destroy", &e);
+        uint64_t t2 = now_us();
+        cg_group_free(g);
+        cr[i] = t1 - t0, de[i] = t2 - t1, tot[i] = t2 - t0;
+    }
+    qsort(cr, (size_t)n, sizeof(uint64_t), cmp_u64);
+    qsort(de, (size_t)n, sizeof(uint64_t), cmp_u64);
+    qsort(tot, (size_t)n, sizeof(uint64_t), cmp_u64);
+    printf("create_us %" PRIu64 "\ndestroy_us %" PRIu64 "\ntotal_us %" PRIu64 "\n", cr[n / 2],
+            de[n / 2], tot[n / 2]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *parent = NULL, *exclude = NULL;
@@ -219,6 +261,11 @@ int main(int argc, char **argv)
         if (cg_create(m, name, &r, &g, &e) < 0)
             return die("create", &e);
         return 0;
+    }
+    if (STREQ(cmd, "bench")) {
+        int n = atoi(argv[optind++]);
+        res_parse(argc, argv, optind, &r);
+        return bench(m, name, n, &r);
     }
     if (STREQ(cmd, "cycle")) {
         int n = atoi(argv[optind++]);
