@@ -208,6 +208,10 @@ static int v2_apply(struct cg_group *g, const struct resources *r, bool update, 
 {
     int fd, rc;
     if ((fd = dir_for(g, CG_MEMORY)) >= 0) {
+        if (r->mem_swap_max != UNIT_UNSET && !cg_file_exists_at(fd, "memory.swap.max"))
+            return err_setx(err, EOPNOTSUPP,
+                    "resources.memory.swap_max: no memory.swap.max (kernel without swap "
+                    "accounting)");
         /* low/min before max/high: protections never exceed limits in between */
         if ((rc = write_limit(fd, "memory.min", r->mem_min, err)) < 0 ||
                 (rc = write_limit(fd, "memory.low", r->mem_low, err)) < 0 ||
