@@ -271,7 +271,12 @@ static const char docker_style[] =
         "  {\"name\": \"exit_group\", \"action\": \"SCMP_ACT_ALLOW\"},\n"
         "  {\"names\": [\"getpid\", \"exit\", \"wait4\", \"fork\", \"clone\", \"rt_sigreturn\",\n"
         "    \"mkdir\", \"futex\", \"brk\", \"mmap\", \"munmap\", \"clone3\", \"set_robust_list\",\n"
-        "    \"rseq\", \"rt_sigprocmask\", \"madvise\", \"prctl\", \"getppid\"],\n"
+        "    \"rseq\", \"rt_sigprocmask\", \"madvise\", \"prctl\", \"getppid\",\n"
+        /* what sanitizer runtimes call in the child (ASan/UBSan build of this test) */
+        "    \"sigaltstack\", \"gettid\", \"open\", \"openat\", \"close\", \"read\",\n"
+        "    \"write\", \"readlink\", \"fstat\", \"newfstatat\", \"getrlimit\",\n"
+        "    \"prlimit64\", \"mprotect\", \"tgkill\", \"rt_sigaction\", \"sched_getaffinity\",\n"
+        "    \"sched_yield\", \"lseek\", \"pread64\"],\n"
         "   \"action\": \"SCMP_ACT_ALLOW\", \"includes\": {\"minKernel\": \"4.8\"}},\n"
         "  {\"names\": [\"personality\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [\n"
         "    {\"index\": 0, \"value\": 0, \"op\": \"SCMP_CMP_EQ\"},\n"
