@@ -59,7 +59,7 @@ int cmd_logs(struct mgr_ctx *ctx, int argc, char **argv)
     int64_t nlines = -1;
     const char *since = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "+hfn:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hfn:", opts, NULL)) != -1) {
         switch (c) {
         case 'f': follow = true; break;
         case 'n':

@@ -173,7 +173,7 @@ int cmd_status(struct mgr_ctx *ctx, int argc, char **argv)
     };
     bool json = false;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = true; break;
         case 'h': status_usage(stdout); return EXIT_OK;

@@ -335,7 +335,7 @@ static const char *exit_reason(const struct sv_exit *e, char *buf, size_t len)
     else if (e->unhealthy)
         snprintf(buf, len, "unhealthy");
     else if (e->unknown)
-        snprintf(buf, len, "died while no daemon ran (status unknown)");
+        snprintf(buf, len, "died (exit status unknown: not our child)");
     else if (e->signal)
         snprintf(buf, len, "killed by %s", unit_signal_name(e->signal) ?
                 unit_signal_name(e->signal) : "signal");
@@ -354,18 +354,6 @@ static void record_death(struct unit_rt *u, const struct sv_exit *e)
     u->n_hist++;
 }
 
-/* Runs in the parent between clone and the child's go: wires the network namespace. */
-static int net_hook(pid_t pid, int pidfd, void *data, struct err *e)
-{
-    struct unit_rt *u = data;
-    char p[64];
-    snprintf(p, sizeof(p), "/proc/%d/ns/net", (int)pid);
-    _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(e, errno, "open '%s'", p);
-    return net_setup(&u->m->net, u->unit, fd, e);
-}
-
 static int spawn(struct unit_rt *u, struct err *e)
 {
     struct mgr *m = u->m;
@@ -373,9 +361,18 @@ static int spawn(struct unit_rt *u, struct err *e)
     if (!un)
         return err_setx(e, ENOENT, "unit '%s': no unit file", u->name);
     _cleanup_(image_info_freep) struct image_info *info = NULL;
-    int r = image_prepare(m->o.root, un->image, u->name, NULL, &info, e);
-    if (r < 0)
-        return err_wrap(e, "unit '%s': image '%s'", u->name, un->image);
+    int r;
+    char *dir_layers[2] = {NULL, NULL};
+    struct image_info dir_info = {.layers = dir_layers};
+    if (un->image && strncmp(un->image, "dir:", 4) == 0) {
+        /* A directory is used in place: no store, no config (fast path). */
+        dir_layers[0] = un->image + 4;
+    } else {
+        r = image_prepare(m->o.root, un->image, u->name, NULL, &info, e);
+        if (r < 0)
+            return err_wrap(e, "unit '%s': image '%s'", u->name, un->image);
+    }
+    const struct image_info *img = info ? info : &dir_info;
     int w[2] = {-1, -1};
     r = logs_open(u, w);
     if (r < 0)
@@ -385,30 +382,22 @@ static int spawn(struct unit_rt *u, struct err *e)
             .root_dir = m->o.root,
             .run_dir = m->o.run,
             .stdio = {-1, w[0], w[1]},
-            .lower_dirs = info->layers,
-            .image_entrypoint = info->entrypoint,
-            .image_cmd = info->cmd,
-            .image_env = info->env,
-            .image_workdir = info->workdir,
-            .image_user = info->user,
+            .lower_dirs = img->layers,
+            .image_entrypoint = img->entrypoint,
+            .image_cmd = img->cmd,
+            .image_env = img->env,
+            .image_workdir = img->workdir,
+            .image_user = img->user,
             .cgm = m->cgm,
-            .parent_hook = m->net_ok ? net_hook : NULL,
-            .hook_data = u,
+            .net = m->net_ok ? &m->net : NULL,
     };
-    struct rt_bind binds[3];
-    _cleanup_free_ char *hosts = NULL, *resolv = NULL;
-    if (m->net_ok && net_bind_files(&m->net, un, &hosts, &resolv) >= 0) {
-        if (hosts)
-            binds[spec.n_binds++] = (struct rt_bind){hosts, "/etc/hosts", true};
-        if (resolv)
-            binds[spec.n_binds++] = (struct rt_bind){resolv, "/etc/resolv.conf", true};
-    }
+    struct rt_bind binds[1];
     _cleanup_free_ char *notify = health_notify_path(u);
     _cleanup_strv_ char **env = NULL;
     if (notify) {
         /* The image's environment is the lowest layer: the unit's env may override it. */
-        env = strv_dup(info->env);
-        if ((info->env && !env) ||
+        env = strv_dup(img->env);
+        if ((img->env && !env) ||
                 strv_push(&env, "NOTIFY_SOCKET=" HEALTH_NOTIFY_TARGET "/notify") < 0) {
             close(w[0]);
             close(w[1]);
@@ -519,11 +508,16 @@ static void finish_remove(struct unit_rt *u)
     if (rt_reclaim(m->o.run, m->o.root, u->name, &e) < 0)
         log_warn("unit '%s': reclaim: %s", u->name, e.msg);
     (void)image_release(m->o.root, u->name, NULL);
+    if (m->net_ok && u->unit && u->unit->n_networks &&
+            net_unwire(m->o.root, u->name, &m->desired_set, &e) < 0)
+        log_warn("unit '%s': network cleanup: %s", u->name, e.msg);
     record_remove(m, u->name);
     intent_set(m, u->name, false);
     log_info("unit '%s': removed", u->name);
     mgr_emit(m, u, "removed", NULL);
     urt_free(m, u);
+    wake_waiters(m);
+    api_poll_pending(m); /* also continues an ordered shutdown */
 }
 
 static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
@@ -720,9 +714,10 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
 
     struct desired *want = calloc(set.n + 1, sizeof(*want));
     struct rec_want *rw = calloc(set.n + 1, sizeof(*rw));
-    struct rec_have *rh = calloc(m->n_units + 1, sizeof(*rh));
-    json_t **have_specs = calloc(m->n_units + 1, sizeof(json_t *));
-    const char ***have_deps = calloc(m->n_units + 1, sizeof(char **));
+    size_t n_have_alloc = m->n_units + 1; /* m->n_units changes while the plan runs */
+    struct rec_have *rh = calloc(n_have_alloc, sizeof(*rh));
+    json_t **have_specs = calloc(n_have_alloc, sizeof(json_t *));
+    const char ***have_deps = calloc(n_have_alloc, sizeof(char **));
     struct rec_plan plan = {0};
     r = -ENOMEM;
     if (!want || !rw || !rh || !have_specs || !have_deps)
@@ -877,9 +872,9 @@ out:
         free(want[i].text);
         free(want[i].deps);
     }
-    for (size_t i = 0; have_specs && i < m->n_units + 1; i++)
+    for (size_t i = 0; have_specs && i < n_have_alloc; i++)
         json_decref(have_specs[i]);
-    for (size_t i = 0; have_deps && i < m->n_units + 1; i++)
+    for (size_t i = 0; have_deps && i < n_have_alloc; i++)
         free(have_deps[i]);
     free(want);
     free(rw);
@@ -1146,8 +1141,12 @@ static void adopt_all(struct mgr *m)
         u->ours = true;
         struct rt_container *c = NULL;
         int r = rt_adopt(m->o.run, names[i], &c, &e);
+        uint32_t restarts = u->sv.restarts;
         sv_init(&u->sv, intent_get(m, u->name));
+        u->sv.restarts = restarts;
         if (r >= 0) {
+            if (!c->cg && m->cgm && cg_open(m->cgm, names[i], &c->cg, NULL) >= 0)
+                c->cgm = m->cgm;
             u->c = c;
             u->sv.state = SV_RUNNING;
             u->sv.started_ms = now_ms();

@@ -1,0 +1,321 @@
+#!/bin/bash
+# The supervisor end to end: a real `mgr daemon` in an isolated --root/--run/--units per case,
+# real containers (busybox rootfs), checked from outside (pids, cgroup files, state dirs).
+source "$(dirname "$0")/lib.sh"
+eval "_$(declare -f tcase)"
+requires root cmd:jq
+
+ROOTFS="$T_TMP/rootfs"
+make_busybox_rootfs "$ROOTFS"
+mkdir -p "$ROOTFS/www" && echo hello >"$ROOTFS/www/index.html"
+
+# Per case: fresh state dirs and a daemon started with --stop-on-exit; cleanup stops it (which
+# stops its containers) and kills anything a crashed daemon left.
+sv_setup() {
+    local d="$T_TMP/case-$1"
+    mkdir -p "$d/root" "$d/run" "$d/units"
+    export MGR_ROOT="$d/root" MGR_RUN="$d/run" MGR_UNITS="$d/units" CASE_DIR="$d"
+    trap sv_teardown EXIT
+}
+start_daemon() {
+    "$MGR" daemon --stop-on-exit >>"$CASE_DIR/daemon.log" 2>&1 &
+    DPID=$!
+    echo "$DPID" >"$CASE_DIR/daemon.pid"
+    wait_for 5 "$MGR" status >/dev/null || { cat "$CASE_DIR/daemon.log"; return 1; }
+}
+stop_daemon() {
+    local p
+    p=$(cat "$CASE_DIR/daemon.pid" 2>/dev/null) || return 0
+    kill -TERM "$p" 2>/dev/null
+    wait_for 15 bash -c "! kill -0 $p 2>/dev/null" >/dev/null 2>&1
+    kill -9 "$p" 2>/dev/null
+    rm -f "$CASE_DIR/daemon.pid"
+}
+sv_teardown() {
+    stop_daemon
+    local s pid name
+    for s in "$MGR_RUN"/containers/*/state; do
+        [ -f "$s" ] || continue
+        pid=$(sed -n 's/^pid=//p' "$s")
+        [ -n "$pid" ] && [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null
+    done
+    for s in "$MGR_RUN"/containers/*; do
+        [ -d "$s" ] || continue
+        name=$(basename "$s")
+        "$MGR" run --help >/dev/null 2>&1 # keep the binary warm; reclaim below
+        for c in /sys/fs/cgroup/*/mgr/"$name" /sys/fs/cgroup/unified/mgr.slice/"$name"; do
+            [ -d "$c" ] && rmdir "$c" 2>/dev/null
+        done
+    done
+    if [ -n "${T_DEBUG:-}" ]; then cat "$CASE_DIR/daemon.log" >&2; fi
+}
+
+# u NAME EXTRA-YAML: a unit file running a shell that stops on SIGTERM.
+u() {
+    local name=$1; shift
+    unit "$MGR_UNITS/$name.yaml" <<EOT
+name: $name
+image: dir:$ROOTFS
+stop: {timeout: 2s}
+$*
+EOT
+}
+TERMOK="trap 'exit 0' TERM; "
+pid_of() { "$MGR" status --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .pid'; }
+field() { "$MGR" status "$1" --json | jq -r "$2"; }
+state_is() { [ "$(field "$1" .state)" = "$2" ]; }
+running() { state_is "$1" running && [ "$(pid_of "$1")" -gt 0 ]; }
+
+case_stack_order() {
+    sv_setup stack
+    u mgrtsv-db "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 0.5; touch /tmp/ready; sleep 1000 & wait\"]
+health: {command: [\"/bin/test\", \"-f\", \"/tmp/ready\"], interval: 200ms, retries: 1, start_period: 5s}"
+    u mgrtsv-app "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+depends_on: {mgrtsv-db: {condition: healthy}}"
+    u mgrtsv-web "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+depends_on: [mgrtsv-app]"
+    start_daemon || return 1
+    wait_for 10 running mgrtsv-web || return 1
+    local log order
+    log=$(cat "$CASE_DIR/daemon.log")
+    order=$(grep -oE "unit 'mgrtsv-(db|app|web)': (started|healthy)" <<<"$log" | tr '\n' ' ')
+    assert_eq "$order" "unit 'mgrtsv-db': started unit 'mgrtsv-db': healthy unit 'mgrtsv-app': started unit 'mgrtsv-web': started " "start order" || return 1
+    # A second apply changes nothing.
+    local before after out
+    before=$("$MGR" status --json | jq -c '[.[] | .pid]')
+    out=$("$MGR" apply) || return 1
+    assert_contains "$out" "0 changes, 3 unchanged" || return 1
+    after=$("$MGR" status --json | jq -c '[.[] | .pid]')
+    assert_eq "$after" "$before" "pids after no-op apply" || return 1
+    # Changing one unit replaces only it.
+    local dbpid webpid apppid
+    dbpid=$(pid_of mgrtsv-db); webpid=$(pid_of mgrtsv-web); apppid=$(pid_of mgrtsv-app)
+    sed -i 's/sleep 1000 & wait"\]$/sleep 1001 \& wait"]/' "$MGR_UNITS/mgrtsv-app.yaml"
+    out=$("$MGR" apply) || { echo "$out"; return 1; }
+    assert_contains "$out" "replace  mgrtsv-app" || return 1
+    assert_contains "$out" "command:" || return 1
+    wait_for 5 running mgrtsv-app || return 1
+    assert_ne "$(pid_of mgrtsv-app)" "$apppid" "app pid" || return 1
+    assert_eq "$(pid_of mgrtsv-db)" "$dbpid" "db pid" || return 1
+    assert_eq "$(pid_of mgrtsv-web)" "$webpid" "web pid" || return 1
+    # Deleting a file removes its container: process, state dir and cgroup gone.
+    rm "$MGR_UNITS/mgrtsv-web.yaml"
+    out=$("$MGR" apply) || return 1
+    assert_contains "$out" "remove   mgrtsv-web" || return 1
+    [ -z "$(pid_of mgrtsv-web)" ] || fail "web still listed" || return 1
+    kill -0 "$webpid" 2>/dev/null && { fail "web process $webpid still alive"; return 1; }
+    [ ! -e "$MGR_RUN/containers/mgrtsv-web" ] || fail "web state dir left" || return 1
+    ls -d /sys/fs/cgroup/*/mgr/mgrtsv-web 2>/dev/null && { fail "web cgroup left"; return 1; }
+    return 0
+}
+
+case_broken_unit_changes_nothing() {
+    sv_setup broken
+    u mgrtsv-ok "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-ok || return 1
+    local pid out rc
+    pid=$(pid_of mgrtsv-ok)
+    u mgrtsv-new "command: [\"/bin/sh\"]"
+    printf 'name: mgrtsv-bad1\nimage: dir:/x\nrestart: {policy: sometimes}\n' >"$MGR_UNITS/bad1.yaml"
+    printf 'name: mgrtsv-bad2\nimage: dir:/x\nresources: {memory: {max: lots}}\n' >"$MGR_UNITS/bad2.yaml"
+    chmod 644 "$MGR_UNITS"/*.yaml
+    out=$("$MGR" apply 2>&1); rc=$?
+    assert_eq "$rc" 1 "exit status" || return 1
+    assert_match "$out" "bad1.yaml:3:[0-9]+: error:" || return 1
+    assert_match "$out" "bad2.yaml:3:[0-9]+: error:" || return 1
+    [ -z "$(pid_of mgrtsv-new)" ] || fail "new unit was created" || return 1
+    assert_eq "$(pid_of mgrtsv-ok)" "$pid" "untouched pid"
+}
+
+case_restart_policies() {
+    sv_setup policies
+    u mgrtsv-onf "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+restart: {policy: on-failure, delay: 300ms}"
+    u mgrtsv-alw "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+restart: {policy: always, delay: 300ms}"
+    u mgrtsv-no "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+restart: {policy: \"no\"}"
+    u mgrtsv-zero "command: [\"/bin/sh\", \"-c\", \"sleep 0.3; exit 0\"]
+restart: {policy: on-failure, delay: 100ms}"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-onf || return 1
+    wait_for 5 running mgrtsv-alw || return 1
+    wait_for 5 running mgrtsv-no || return 1
+    local n p t0 t1
+    for n in mgrtsv-onf mgrtsv-alw; do
+        p=$(pid_of $n)
+        t0=$(date +%s%N)
+        kill -9 "$p"
+        wait_for 3 bash -c "[ \"\$('$MGR' status --json | jq -r '.[] | select(.name==\"$n\") | .pid')\" -gt 0 ] && [ \"\$('$MGR' status --json | jq -r '.[] | select(.name==\"$n\") | .pid')\" != $p ]" || return 1
+        t1=$(date +%s%N)
+        # Restarted after the delay (300 ms), within a margin.
+        [ $(((t1 - t0) / 1000000)) -ge 250 ] || fail "$n restarted before its delay" || return 1
+        [ $(((t1 - t0) / 1000000)) -lt 1500 ] || fail "$n restarted too late" || return 1
+        assert_eq "$(field $n .restarts)" 1 "$n restarts" || return 1
+        assert_eq "$(field $n .last_exit.reason)" "killed by SIGKILL" "$n reason" || return 1
+    done
+    p=$(pid_of mgrtsv-no)
+    kill -9 "$p"
+    wait_for 3 state_is mgrtsv-no exited || return 1
+    sleep 0.5
+    assert_eq "$(field mgrtsv-no .state)" exited "policy no" || return 1
+    wait_for 3 state_is mgrtsv-zero exited || return 1
+    sleep 0.3
+    assert_eq "$(field mgrtsv-zero .restarts)" 0 "exit 0 under on-failure" || return 1
+    assert_eq "$(field mgrtsv-zero .last_exit.code)" 0
+}
+
+case_crash_loop_fails() {
+    sv_setup crash
+    u mgrtsv-crash "command: [\"/bin/sh\", \"-c\", \"exit 3\"]
+restart: {policy: on-failure, delay: 50ms, max_delay: 400ms, burst: 4, interval: 30s}"
+    start_daemon || return 1
+    wait_for 10 state_is mgrtsv-crash failed || return 1
+    assert_eq "$(field mgrtsv-crash .restarts)" 3 "restarts before giving up" || return 1
+    assert_eq "$(field mgrtsv-crash .last_exit.reason)" "exit 3" || return 1
+    # Exponential: delays 50, 100, 200 ms between the 4 starts.
+    local times
+    times=$(grep -o "restarting in [0-9]*ms" "$CASE_DIR/daemon.log" | tr '\n' ' ')
+    assert_eq "$times" "restarting in 50ms restarting in 100ms restarting in 200ms " || return 1
+    # History holds every death with its reason; reset-failed + start runs it again.
+    assert_eq "$(field mgrtsv-crash '.history | length')" 4 "history" || return 1
+    "$MGR" reset-failed mgrtsv-crash || return 1
+    assert_eq "$(field mgrtsv-crash .state)" exited || return 1
+}
+
+case_prevent_exit_codes() {
+    sv_setup prevent
+    u mgrtsv-prev "command: [\"/bin/sh\", \"-c\", \"sleep 0.2; exit 78\"]
+restart: {policy: always, delay: 50ms, prevent_exit_codes: [78]}"
+    start_daemon || return 1
+    wait_for 5 state_is mgrtsv-prev exited || return 1
+    sleep 0.4
+    assert_eq "$(field mgrtsv-prev .state)" exited || return 1
+    assert_eq "$(field mgrtsv-prev .restarts)" 0
+}
+
+case_oom_reason() {
+    sv_setup oom
+    u mgrtsv-oom "command: [\"/bin/sh\", \"-c\", \"sleep 0.2; x=\$(yes | head -c 200000000); sleep 1000\"]
+resources: {memory: {max: 16M, swap_max: 0}}
+restart: {policy: on-failure, delay: 5s}"
+    start_daemon || return 1
+    wait_for 10 state_is mgrtsv-oom backoff || { "$MGR" status mgrtsv-oom; return 1; }
+    assert_eq "$(field mgrtsv-oom .last_exit.oom)" true "oom flag" || return 1
+    assert_contains "$(field mgrtsv-oom .last_exit.reason)" "OOM" || return 1
+    assert_contains "$("$MGR" status mgrtsv-oom)" "OOM killed"
+}
+
+case_user_stop_survives_restart() {
+    sv_setup stop
+    u mgrtsv-stop "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+restart: {policy: always, delay: 50ms}"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-stop || return 1
+    local p
+    p=$(pid_of mgrtsv-stop)
+    "$MGR" stop mgrtsv-stop || return 1
+    assert_eq "$(field mgrtsv-stop .state)" stopped || return 1
+    kill -0 "$p" 2>/dev/null && { fail "process still alive after stop"; return 1; }
+    stop_daemon
+    start_daemon || return 1
+    sleep 0.3
+    assert_eq "$(field mgrtsv-stop .state)" stopped "after daemon restart" || return 1
+    "$MGR" start mgrtsv-stop || return 1
+    wait_for 5 running mgrtsv-stop
+}
+
+case_live_update_memory() {
+    sv_setup update
+    # Units in a directory of their own, applied explicitly: the watched units directory
+    # would otherwise apply the edit by itself before the dry run looks at it.
+    export MGR_UNITS_REAL=$MGR_UNITS MGR_UNITS="$CASE_DIR/explicit"
+    mkdir -p "$MGR_UNITS"
+    u mgrtsv-mem "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+resources: {memory: {max: 64M}}"
+    local explicit=$MGR_UNITS
+    MGR_UNITS=$MGR_UNITS_REAL start_daemon || return 1
+    "$MGR" apply "$explicit" >/dev/null || return 1
+    wait_for 5 running mgrtsv-mem || return 1
+    local p cg out
+    p=$(pid_of mgrtsv-mem)
+    cg=$(awk -F: '$2 == "memory" {print $3}' /proc/$p/cgroup)
+    assert_eq "$(cat /sys/fs/cgroup/memory$cg/memory.limit_in_bytes)" 67108864 || return 1
+    sed -i 's/max: 64M/max: 128M/' "$MGR_UNITS/mgrtsv-mem.yaml"
+    out=$("$MGR" apply --dry-run --json "$explicit") || return 1
+    assert_eq "$(jq -r '.plan[] | select(.name=="mgrtsv-mem") | .action' <<<"$out")" update || return 1
+    assert_eq "$(jq -r '.plan[0].changes[0] | "\(.path): \(.old) -> \(.new)"' <<<"$out")" \
+        "resources.memory.max: 64M -> 128M" || return 1
+    assert_eq "$(cat /sys/fs/cgroup/memory$cg/memory.limit_in_bytes)" 67108864 "after dry run" || return 1
+    "$MGR" apply "$explicit" >/dev/null || return 1
+    assert_eq "$(cat /sys/fs/cgroup/memory$cg/memory.limit_in_bytes)" 134217728 "after apply" || return 1
+    assert_eq "$(pid_of mgrtsv-mem)" "$p" "same pid"
+}
+
+case_adopt_after_kill9() {
+    sv_setup adopt
+    u mgrtsv-a1 "command: [\"/bin/sh\", \"-c\", \"$TERMOK while :; do echo tick; sleep 0.2; done\"]"
+    u mgrtsv-a2 "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+restart: {policy: on-failure, delay: 50ms}"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-a1 || return 1
+    wait_for 5 running mgrtsv-a2 || return 1
+    local p1 p2
+    p1=$(pid_of mgrtsv-a1); p2=$(pid_of mgrtsv-a2)
+    kill -9 "$(cat "$CASE_DIR/daemon.pid")"
+    sleep 0.5
+    # While no daemon runs: a2 dies, a1 keeps writing (it must not be killed by EPIPE).
+    kill -9 "$p2"
+    sleep 0.3
+    kill -0 "$p1" || { fail "a1 died while no daemon ran"; return 1; }
+    "$MGR" status >/dev/null 2>&1; assert_eq "$?" 3 "status without daemon" || return 1
+    start_daemon || return 1
+    assert_eq "$(pid_of mgrtsv-a1)" "$p1" "a1 adopted with the same pid" || return 1
+    wait_for 5 running mgrtsv-a2 || return 1
+    assert_ne "$(pid_of mgrtsv-a2)" "$p2" "a2 restarted" || return 1
+    assert_eq "$(field mgrtsv-a2 .restarts)" 1 || return 1
+    # One process per container: no duplicate started.
+    local n
+    n=$(ls "$MGR_RUN/containers" | wc -l)
+    assert_eq "$n" 2 "containers" || return 1
+    # Output keeps flowing into the log after adoption.
+    local c0
+    c0=$("$MGR" logs mgrtsv-a1 | grep -c tick)
+    wait_for 3 bash -c "[ \$('$MGR' logs mgrtsv-a1 | grep -c tick) -gt $((c0 + 2)) ]"
+}
+
+case_daemon_reexec() {
+    sv_setup reexec
+    u mgrtsv-r1 "command: [\"/bin/sh\", \"-c\", \"$TERMOK while :; do echo tick; sleep 0.1; done\"]"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-r1 || return 1
+    local p dp c0
+    p=$(pid_of mgrtsv-r1)
+    dp=$(cat "$CASE_DIR/daemon.pid")
+    "$MGR" daemon-reexec || return 1
+    wait_for 5 "$MGR" status >/dev/null || return 1
+    assert_eq "$("$MGR" status --json >/dev/null; echo ok)" ok || return 1
+    assert_eq "$(pid_of mgrtsv-r1)" "$p" "same container pid" || return 1
+    kill -0 "$dp" || { fail "daemon pid changed"; return 1; }
+    grep -q "daemon-reexec: executing" "$CASE_DIR/daemon.log" || { fail "no re-exec logged"; return 1; }
+    c0=$("$MGR" logs mgrtsv-r1 | grep -c tick)
+    wait_for 3 bash -c "[ \$('$MGR' logs mgrtsv-r1 | grep -c tick) -gt $((c0 + 3)) ]" || return 1
+    # Still our child: a kill is seen with its real status.
+    kill -9 "$p"
+    wait_for 3 bash -c "'$MGR' status mgrtsv-r1 --json | jq -e '.last_exit.reason == \"killed by SIGKILL\"'"
+}
+
+# ONLY=case_name runs one case (debugging).
+tcase() { if [ -z "${ONLY:-}" ] || [ "$2" = "$ONLY" ]; then _tcase "$@"; fi; }
+tcase "3-unit stack in dependency order; no-op apply; replace one; remove" case_stack_order
+tcase "a broken unit changes nothing and every error is printed" case_broken_unit_changes_nothing
+tcase "restart policies: on-failure/always restart after delay, no and exit 0 do not" case_restart_policies
+tcase "crash loop backs off exponentially and ends failed after burst" case_crash_loop_fails
+tcase "prevent_exit_codes" case_prevent_exit_codes
+tcase "OOM kill shows in status" case_oom_reason
+tcase "user stop survives a daemon restart" case_user_stop_survives_restart
+tcase "resources.memory.max update in place (dry-run names it, same pid)" case_live_update_memory
+tcase "kill -9 of the daemon: containers adopted, no duplicates, deaths noticed" case_adopt_after_kill9
+tcase "daemon-reexec keeps containers and logs" case_daemon_reexec
+finish
