@@ -54,8 +54,9 @@ static void progress(const struct image_progress *p, void *ud)
     char done[32], total[32];
     human(p->total_done, done, sizeof(done));
     human(p->total_size, total, sizeof(total));
-    fprintf(stderr, "\r\033[Klayer %zu/%zu %s  %s / %s", p->layer + 1, p->n_layers,
-            p->cached ? "(stored)" : p->done ? "done" : "...", done, total);
+    fprintf(stderr, "\r\033[Klayer %zu/%zu %s  %s%s%s", p->layer + 1, p->n_layers,
+            p->cached ? "(stored)" : p->done ? "done" : "...", done,
+            p->total_size ? " / " : " read", p->total_size ? total : "");
     if (p->done && p->layer + 1 == p->n_layers)
         fputc('\n', stderr);
     fflush(stderr);

@@ -247,9 +247,12 @@ static int open_blob(int layout_fd, const char *hex, uint64_t size, struct err *
     struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
             .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
     int fd = sys_openat2(layout_fd, p, &how);
-    if (fd == -ENOSYS)
-        fd = openat(layout_fd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW) < 0 ? -errno
-                                                                                 : fd;
+    if (fd == -ENOSYS) {
+        /* Before Linux 5.6: the digest is validated hex, only a symlinked blob is refused. */
+        fd = openat(layout_fd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0)
+            fd = -errno;
+    }
     if (fd < 0)
         return err_set(err, -fd, "blob sha256:%s", hex);
     struct stat st;

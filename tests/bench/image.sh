@@ -11,7 +11,7 @@ case $B in /*) ;; *) B="$TOP/$B" ;; esac
 MGR=$B/mgr
 RUNS=${RUNS:-5}
 T=$(mktemp -d /tmp/mgrt-imgbench.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap 'umount "$T/mem" 2>/dev/null; rm -rf "$T"' EXIT
 
 echo "## Image import (Debian minbase)"
 echo
@@ -58,6 +58,17 @@ m_tar=$(timeit "$fresh_store" 'MGR_ROOT=$T/root "$MGR" image import "tar:$T/laye
 b_tar=$(timeit "$fresh_store" 'bsdtar -xpf "$T/layer.tar" -C "$T/x"')
 b_tar_sync=$(timeit "$fresh_store" 'bsdtar -xpf "$T/layer.tar" -C "$T/x" && sync -f "$T/x"')
 
+# The same on tmpfs: no disk, so the rows compare the extraction work itself.
+mkdir -p "$T/mem"
+mount -t tmpfs -o size=2g mgrt-imgbench "$T/mem" || exit 1
+fresh_mem='rm -rf "$T/mem/root" "$T/mem/x"; mkdir -p "$T/mem/x"'
+mm_gz=$(timeit "$fresh_mem" 'MGR_ROOT=$T/mem/root "$MGR" image import "oci:$T/oci:minbase"')
+bm_gz=$(timeit "$fresh_mem" 'bsdtar -xpf "$blob" -C "$T/mem/x"')
+mm_tar=$(timeit "$fresh_mem" 'MGR_ROOT=$T/mem/root "$MGR" image import "tar:$T/layer.tar"')
+bm_tar=$(timeit "$fresh_mem" 'bsdtar -xpf "$T/layer.tar" -C "$T/mem/x"')
+um_gz=$(timeit 'rm -rf "$T/mem/ub"' 'umoci unpack --image "$T/oci:minbase" "$T/mem/ub"')
+rm -rf "$T/mem/root" "$T/mem/x" "$T/mem/ub"
+
 # Second use of an imported image: no extraction at all.
 rm -rf "$T/root"
 MGR_ROOT=$T/root "$MGR" image import "oci:$T/oci:minbase" --name mgrt-minbase >/dev/null
@@ -67,7 +78,8 @@ p_src=$(timeit '' 'MGR_ROOT=$T/root "$MGR" image prepare "oci:$T/oci:minbase"')
 extracted=$(MGR_ROOT=$T/root MGR_DEBUG=1 "$MGR" image prepare "oci:$T/oci:minbase" 2>&1 >/dev/null | grep -c 'extracting layer')
 
 echo "One layer: $((tar_bytes / 1000000)) MB uncompressed ($((gz_bytes / 1000000)) MB gzip), $files entries;"
-echo "median of $RUNS runs each, MB/s of uncompressed bytes. mgr's import also verifies the blob and"
+echo "median of $RUNS runs each, MB/s of uncompressed bytes; ext4 rows write to the disk, tmpfs rows"
+echo "measure the extraction work alone. mgr's import also verifies the blob and"
 echo "diff_id digests and syncs the layer (syncfs) before it becomes visible; bsdtar does neither"
 echo "(rows with and without a following \`sync -f\`). umoci unpack verifies digests and also"
 echo "writes an mtree manifest."
@@ -81,6 +93,11 @@ echo "| umoci unpack | $u_gz | $(mbps "$u_gz") | $(ratio "$m_gz" "$u_gz") |"
 echo "| mgr image import tar: (uncompressed layer) | $m_tar | $(mbps "$m_tar") | |"
 echo "| bsdtar -xpf layer.tar | $b_tar | $(mbps "$b_tar") | $(ratio "$m_tar" "$b_tar") |"
 echo "| bsdtar -xpf layer.tar && sync -f | $b_tar_sync | $(mbps "$b_tar_sync") | $(ratio "$m_tar" "$b_tar_sync") |"
+echo "| tmpfs: mgr image import oci: (gzip layer) | $mm_gz | $(mbps "$mm_gz") | |"
+echo "| tmpfs: bsdtar -xpf layer.tar.gz | $bm_gz | $(mbps "$bm_gz") | $(ratio "$mm_gz" "$bm_gz") |"
+echo "| tmpfs: umoci unpack | $um_gz | $(mbps "$um_gz") | $(ratio "$mm_gz" "$um_gz") |"
+echo "| tmpfs: mgr image import tar: (uncompressed layer) | $mm_tar | $(mbps "$mm_tar") | |"
+echo "| tmpfs: bsdtar -xpf layer.tar | $bm_tar | $(mbps "$bm_tar") | $(ratio "$mm_tar" "$bm_tar") |"
 echo "| mgr image prepare NAME (already imported) | $p_name | | |"
 echo "| mgr image prepare oci:DIR (already imported) | $p_src | | |"
 echo

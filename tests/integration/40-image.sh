@@ -3,7 +3,7 @@
 # busybox-static; the merged rootfs against umoci unpack's; verification failures; hostile
 # layers; shared layers; gc; a killed import.
 source "$(dirname "$0")/lib.sh"
-requires root cmd:umoci cmd:skopeo cmd:python3 file:/bin/busybox
+requires root cmd:umoci cmd:skopeo cmd:python3 cmd:jq cmd:zstd cmd:xz file:/bin/busybox
 
 W=$T_TMP/w
 mkdir -p "$W"
