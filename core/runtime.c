@@ -563,6 +563,10 @@ static int remove_state_dir(const char *run_dir, const char *name)
     _cleanup_close_ int dfd = open(parent, O_DIRECTORY | O_CLOEXEC | O_RDONLY);
     if (dfd < 0)
         return errno == ENOENT ? 0 : -errno;
+    /* idmapped layers of a start killed halfway (security module: userns) are mounts */
+    _cleanup_free_ char *idmap = strdup_printf("%s/%s/idmap", parent, name);
+    if (idmap)
+        userns_idmap_cleanup(idmap);
     int r = rm_rf_at(dfd, name);
     return r == -ENOENT ? 0 : r;
 }

@@ -16,7 +16,11 @@
 #include "caps.h"
 #include "err.h"
 #include "sec.h"
+#include "runtime.h"
+#include "state.h"
 #include "unit.h"
+#include "userns.h"
+#include "util.h"
 
 static char sectest[PATH_MAX];
 
@@ -282,6 +286,65 @@ static int test_rlimits(void)
     return 0;
 }
 
+static int test_idmapped_layers(void)
+{
+    if (geteuid() != 0)
+        SKIP("needs root (mount_setattr)");
+    char base[] = "/tmp/mgrt.idmap.XXXXXX", layer[64], run[64], dst[160], f[200];
+    struct unit u = base_unit();
+    struct err e = {0};
+    char **dirs = NULL, *lower[2] = {layer, NULL};
+    struct stat st;
+    int fd;
+
+    CHECK(mkdtemp(base) != NULL);
+    snprintf(layer, sizeof(layer), "%s/layer", base);
+    snprintf(run, sizeof(run), "%s/run", base);
+    snprintf(dst, sizeof(dst), "%s/containers/mgrt-idmap/idmap", run);
+    CHECK_INT(mkdir_p(layer, 0755), 0);
+    CHECK_INT(mkdir_p(dst, 0700), 0);
+    CHECK_INT(rmdir(dst), 0);
+    snprintf(f, sizeof(f), "%s/file", layer);
+    fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_INT(chown(f, 0, 0), 0);
+
+    int r = userns_idmap_layers(&u, lower, dst, &dirs, &e);
+    if (r == -EINVAL || r == -EOPNOTSUPP) {
+        rm_rf_at(AT_FDCWD, base);
+        SKIP("this kernel/filesystem cannot idmap /tmp");
+    }
+    CHECK_INT(r, 0);
+    CHECK(dirs && dirs[0] && !dirs[1]);
+    /* Through the idmapped copy, host root's file belongs to the container's root. */
+    uint32_t want;
+    CHECK_INT(userns_host_uid(&u, 0, &want, &e), 0);
+    snprintf(f, sizeof(f), "%s/file", dirs[0]);
+    CHECK_INT(stat(f, &st), 0);
+    CHECK_INT(st.st_uid, want);
+    /* A start killed halfway leaves these mounts (and its state, written first); reclaim
+     * removes them with the state dir. */
+    struct rt_state rs = {.name = "mgrt-idmap"};
+    char sd[128];
+    snprintf(sd, sizeof(sd), "%s/containers/mgrt-idmap", run);
+    CHECK_INT(state_write(sd, &rs, &e), 0);
+    r = rt_reclaim(run, base, "mgrt-idmap", &e);
+    if (stat(dirs[0], &st) == 0)
+        userns_idmap_cleanup(dst); /* do not leave the mount behind when failing */
+    CHECK_INT(r, 0);
+    CHECK(stat(dirs[0], &st) < 0);
+    strv_free(dirs);
+    dirs = NULL;
+    CHECK_INT(mkdir_p(sd, 0700), 0);
+    CHECK_INT(userns_idmap_layers(&u, lower, dst, &dirs, &e), 0);
+    userns_idmap_cleanup(dst);
+    CHECK(stat(dst, &st) < 0 && errno == ENOENT);
+    strv_free(dirs);
+    CHECK_INT(rm_rf_at(AT_FDCWD, base), 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char self[PATH_MAX];
@@ -299,5 +362,6 @@ int main(int argc, char **argv)
     RUN(test_json_profile_mkdir);
     RUN(test_setuid_binary);
     RUN(test_rlimits);
+    RUN(test_idmapped_layers);
     return HARNESS_END();
 }
