@@ -77,3 +77,20 @@ else
         fail $n "units did not come up"
     done
 fi
+
+# `mgr run` (no daemon) on the initramfs root: the container pivots into its own root (the
+# root switch of PID 1 made pivot_root possible), sees its own pid namespace, and its exit
+# status comes back.
+t_mgr_run() {
+    mkdir -p /tmp/mgrt-run
+    cat >/tmp/mgrt-run/once.yaml <<'ONCE'
+name: once
+image: dir:/srv/busybox
+command: ["/bin/sh", "-c", 'test "$$" = 1 && test -x /bin/busybox && test ! -e /usr/libexec/mgr-vmtest && exit 3']
+ONCE
+    chmod 644 /tmp/mgrt-run/once.yaml
+    MGR_ROOT=/tmp/mgrt-run/root MGR_RUN=/tmp/mgrt-run/run timeout 30 mgr run /tmp/mgrt-run/once.yaml
+    rc=$?
+    [ $rc = 3 ] || { echo "mgr run exit status $rc, expected 3"; return 1; }
+}
+check mgr_run_exit_status t_mgr_run
