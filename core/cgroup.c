@@ -1044,6 +1044,24 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Frozen by someone else (cg_freeze): then cg_kill must not thaw it afterwards. */
+static bool group_frozen(const struct cg_group *g)
+{
+    char buf[32];
+    uint64_t f = 0;
+    switch (g->m->ver[CG_FREEZER]) {
+    case CG_V1: {
+        int fd = g->m->v1_of[CG_FREEZER] >= 0 ? g->v1_dir[g->m->v1_of[CG_FREEZER]] : -1;
+        return fd >= 0 && cg_read_at(fd, "freezer.state", buf, sizeof(buf)) > 0 &&
+               !STREQ(buf, "THAWED");
+    }
+    case CG_V2:
+        return g->v2_dir >= 0 && cg_read_keyed_at(g->v2_dir, "cgroup.events", "frozen", &f) == 0 &&
+               f == 1;
+    default: return false;
+    }
+}
+
 int cg_kill(struct cg_group *g, int sig, struct err *err)
 {
     if (sig == SIGKILL && g->v2_dir >= 0) {
@@ -1054,7 +1072,7 @@ int cg_kill(struct cg_group *g, int sig, struct err *err)
     /* Freeze first so nothing forks between reading cgroup.procs and signalling, and no pid
      * is reused while we hold it (a frozen process cannot exit). */
     bool froze = false;
-    if (g->m->ver[CG_FREEZER] != CG_NONE) {
+    if (g->m->ver[CG_FREEZER] != CG_NONE && !group_frozen(g)) {
         struct err ferr = {0};
         froze = cg_freeze(g, true, &ferr) == 0;
     }
