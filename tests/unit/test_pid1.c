@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "pid1.h"
+#include "unit.h"
 #include "util.h"
 
 static int test_config_defaults(void)
@@ -241,6 +242,67 @@ static int test_hostname_file(void)
     return 0;
 }
 
+static struct unit *mk(const char *name, uint64_t stop_ms, const char *dep)
+{
+    struct unit *u = calloc(1, sizeof(*u));
+    u->kind = UNIT_CONTAINER;
+    u->name = strdup(name);
+    u->stop.timeout_ms = stop_ms;
+    if (dep) {
+        u->deps = calloc(1, sizeof(*u->deps));
+        u->deps[0].name = strdup(dep);
+        u->n_deps = 1;
+    }
+    return u;
+}
+
+static int test_shutdown_budget(void)
+{
+    /* web -> app -> db (web depends on app, app on db): stopped web, app, db in sequence;
+     * cron is independent and stops in parallel. */
+    struct unit *v[] = {mk("db", 10000, NULL), mk("app", 3000, "db"), mk("web", 2000, "app"),
+            mk("cron", 12000, NULL)};
+    struct unit_set set = {v, 4};
+    CHECK_INT(pid1_shutdown_budget_ms(&set, 0), 15000 + 5000); /* chain beats cron's 12 s */
+    CHECK_INT(pid1_shutdown_budget_ms(&set, 60000), 60000);    /* at least min */
+    v[3]->stop.timeout_ms = 30000;
+    CHECK_INT(pid1_shutdown_budget_ms(&set, 0), 35000);
+    /* a dependency cycle (refused by unit_check_set, but PID 1 must still terminate) */
+    free(v[0]->deps);
+    v[0]->deps = calloc(1, sizeof(*v[0]->deps));
+    v[0]->deps[0].name = strdup("web");
+    v[0]->n_deps = 1;
+    CHECK(pid1_shutdown_budget_ms(&set, 0) > 0);
+    CHECK_INT(pid1_shutdown_budget_ms(NULL, 7), 5000); /* margin only */
+    for (size_t i = 0; i < 4; i++)
+        unit_free(v[i]);
+    return 0;
+}
+
+static int test_critical_watch(void)
+{
+    struct pid1_crit_watch w = {0};
+    pid1_crit_update(&w, "web", false, 1000);
+    CHECK(pid1_crit_expired(&w, 100000, 5000) == NULL);
+    pid1_crit_update(&w, "web", true, 2000);
+    pid1_crit_update(&w, "web", true, 4000); /* still bad: since 2000 */
+    CHECK(pid1_crit_expired(&w, 6999, 5000) == NULL);
+    CHECK_STR(pid1_crit_expired(&w, 7000, 5000), "web");
+    pid1_crit_update(&w, "web", false, 7100); /* recovered: clock resets */
+    CHECK(pid1_crit_expired(&w, 20000, 5000) == NULL);
+    pid1_crit_update(&w, "(supervisor)", true, 8000);
+    CHECK_STR(pid1_crit_expired(&w, 13000, 5000), "(supervisor)");
+    CHECK_INT(w.n, 2);
+    CHECK(pid1_crit_is_bad("failed", "none"));
+    CHECK(pid1_crit_is_bad("backoff", NULL));
+    CHECK(pid1_crit_is_bad("running", "unhealthy"));
+    CHECK(pid1_crit_is_bad(NULL, NULL));
+    CHECK(!pid1_crit_is_bad("running", "healthy"));
+    CHECK(!pid1_crit_is_bad("stopped", "none")); /* stopped on purpose */
+    CHECK(!pid1_crit_is_bad("starting", "starting"));
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_config_defaults);
@@ -254,5 +316,7 @@ int main(void)
     RUN(test_load_modules_missing_dir);
     RUN(test_reap_orphans);
     RUN(test_hostname_file);
+    RUN(test_shutdown_budget);
+    RUN(test_critical_watch);
     return HARNESS_END();
 }
