@@ -122,6 +122,21 @@ EOF
     assert_contains "$out" "not supported" "busybox mkdir message" || return 1
 }
 
+t_podman_profile() {
+    # An existing profile works unchanged: podman's own (containers-common), which relies on
+    # capabilities instead of the filter for mount/unshare/keyctl.
+    local p=/usr/share/containers/seccomp.json out
+    [ -f "$p" ] || skip "no $p (golang-github-containers-common)"
+    out=$(printf 'command: [/bin/sh, -c, "/sectest syscall kexec_load bpf personality_bad mount getpid; echo hi | sed s/hi/ho/"]\nsecurity: {seccomp: %s}\n' "$p" |
+        run_unit) || fail "run: $out" || return 1
+    assert_contains "$out" "kexec_load errno=1
+bpf errno=1
+personality_bad errno=38
+mount errno=1
+getpid ok
+ho" "podman's profile" || return 1
+}
+
 t_nnp_setuid() {
     local out
     out=$(printf 'user: www\ncommand: [/sectest, exec, /suid-sectest, id]\n' | run_unit) ||
@@ -320,6 +335,7 @@ tcase caps-nonroot-net-bind-service t_caps_nonroot_net_bind
 tcase seccomp-default-errnos t_seccomp_default
 tcase busybox-applets-run t_busybox_applets
 tcase seccomp-json-profile t_seccomp_json_profile
+tcase seccomp-podman-profile t_podman_profile
 tcase no-new-privs-setuid t_nnp_setuid
 tcase userns-private-bind-owner t_userns_private
 tcase no-fd-leak t_no_fd_leak

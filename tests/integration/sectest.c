@@ -10,7 +10,8 @@
  *   write PATH TEXT      "write ok" or "write errno=N"
  *   exec PATH ARGS...    execv (to run a setuid copy of this helper)
  *   limits nofile        "nofile SOFT HARD" (getrlimit)
- *   sleep SECS           sleeps (a long-running container) */
+ *   sleep SECS           sleeps (a long-running container)
+ *   getppid N            N getppid() calls: "ns_per_call X" (the cost of the seccomp filter) */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/sched.h>
 
@@ -200,6 +202,17 @@ int main(int argc, char **argv)
             return 1;
         printf("nofile %llu %llu\n", (unsigned long long)rl.rlim_cur,
                 (unsigned long long)rl.rlim_max);
+        return 0;
+    }
+    if (!strcmp(c, "getppid") && argc == 3) {
+        long n = atol(argv[2]);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (long i = 0; i < n; i++)
+            syscall(SYS_getppid);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("ns_per_call %.1f\n",
+                ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / (double)(n > 0 ? n : 1));
         return 0;
     }
     if (!strcmp(c, "sleep") && argc == 3) {
