@@ -152,6 +152,10 @@ int logs_open(struct unit_rt *u, int ret_w[2])
         close(p1[1]);
         return r;
     }
+    /* A larger buffer absorbs a container's output while no daemon reads (crash, re-exec):
+     * up to 1 MiB per stream before a writer would block. Pages are only used when filled. */
+    (void)fcntl(p1[1], F_SETPIPE_SZ, 1 << 20);
+    (void)fcntl(p2[1], F_SETPIPE_SZ, 1 << 20);
     /* Non-blocking on our side only: the container's write ends stay blocking. */
     fcntl(p1[0], F_SETFL, O_NONBLOCK);
     fcntl(p2[0], F_SETFL, O_NONBLOCK);
