@@ -127,43 +127,58 @@ static pid_t netns_child(int *ret_fd, int *ret_pipe)
     return pid;
 }
 
+/* Wires n fresh namespaces, timing lease+wire of each. All namespaces are created first and
+ * destroyed only at the end, so that no namespace teardown (which takes the rtnl lock for a
+ * while, asynchronously) falls into a timed section. */
 static int cmd_bench(struct net_ctx *ctx, int n)
 {
     uint64_t *wire = calloc((size_t)n, sizeof(*wire)), *lease = calloc((size_t)n, sizeof(*lease));
+    int *fds = calloc((size_t)n, sizeof(*fds)), *pipes = calloc((size_t)n, sizeof(*pipes));
+    pid_t *pids = calloc((size_t)n, sizeof(*pids));
+    char **names = calloc((size_t)n, sizeof(*names));
     struct err e = {0};
     char *base = ctr->name;
 
+    for (int i = 0; i < n; i++)
+        pids[i] = netns_child(&fds[i], &pipes[i]);
+    usleep(200 * 1000); /* let the system settle after creating the namespaces */
     for (int i = 0; i < n; i++) {
-        int fd, pfd;
         struct in_addr addrs[8];
-        pid_t pid = netns_child(&fd, &pfd);
         uint64_t t0, t1, t2;
 
-        free(ctr->name != base ? ctr->name : NULL);
-        ctr->name = strdup_printf("%s%d", base, i);
+        names[i] = strdup_printf("%s%d", base, i);
+        ctr->name = names[i];
         t0 = now_ns();
         if (net_leases_acquire(state, ctr, &set, addrs, &e) < 0)
             die("lease", &e);
         t1 = now_ns();
-        if (net_wire(ctx, ctr, &set, fd, addrs, &e) < 0)
+        if (net_wire(ctx, ctr, &set, fds[i], addrs, &e) < 0)
             die("wire", &e);
         t2 = now_ns();
-        if (net_unwire(state, ctr->name, &set, &e) < 0)
-            die("unwire", &e);
         lease[i] = t1 - t0;
         wire[i] = t2 - t1;
-        close(fd);
-        close(pfd);
-        waitpid(pid, NULL, 0);
     }
+    for (int i = 0; i < n; i++) {
+        if (net_unwire(state, names[i], &set, &e) < 0)
+            die("unwire", &e);
+        close(fds[i]);
+        close(pipes[i]);
+        /* later children inherited this pipe's write end: EOF would not come, kill instead */
+        kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+        free(names[i]);
+    }
+    ctr->name = base;
     qsort(wire, (size_t)n, sizeof(*wire), cmp_u64);
     qsort(lease, (size_t)n, sizeof(*lease), cmp_u64);
     printf("wire_us %.1f\nlease_us %.1f\n", (double)wire[n / 2] / 1000.0,
             (double)lease[n / 2] / 1000.0);
     free(wire);
     free(lease);
-    if (ctr->name != base)
-        free(base);
+    free(fds);
+    free(pipes);
+    free(pids);
+    free(names);
     return 0;
 }
 
