@@ -17,6 +17,19 @@ cp "$SECTEST" "$R/sectest"
 # A setuid-root copy of the helper inside the image.
 cp "$SECTEST" "$R/suid-sectest" && chown 0:0 "$R/suid-sectest" && chmod 4755 "$R/suid-sectest"
 
+# Containers' cgroups go below a parent of this test's own, removed at exit.
+export MGR_CGROUP_PARENT=mgrt-sec-$$
+drop_cgroup_parent() {
+    local d
+    for d in /sys/fs/cgroup/*/"$MGR_CGROUP_PARENT" /sys/fs/cgroup/"$MGR_CGROUP_PARENT"; do
+        [ -d "$d" ] || continue
+        find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+        rmdir "$d"
+    done
+    return 0
+}
+on_exit drop_cgroup_parent
+
 N=0
 # run_unit BODY: writes a unit (name mgrt-sec-N, image dir:$R) with BODY appended and runs
 # it with `mgr run`; prints stdout+stderr, returns mgr's exit status.
@@ -181,6 +194,25 @@ t_no_fd_leak() {
     assert_not_contains "$out" "mgr.sock" || return 1
 }
 
+t_daemon_no_fd_leak() {
+    # The supervisor holds more fds (epoll, signalfd, the control socket, log pipes): none of
+    # them may reach a container it starts.
+    local units="$T_TMP/dunits" run="$T_TMP/drun" log="$T_TMP/dfd.log" pid out
+    mkdir -p "$units" "$run"
+    printf 'name: mgrt-sec-dfd\nimage: dir:%s\ncommand: [/bin/sh, -c, "/sectest fds 1; /sectest fds self; exec sleep 30"]\nrestart: {policy: "no"}\n' "$R" |
+        unit "$units/dfd.yaml"
+    MGR_UNITS="$units" MGR_RUN="$run" "$MGR" daemon --stop-on-exit >"$log" 2>&1 &
+    pid=$!
+    on_exit "kill $pid"
+    wait_for 10 sh -c "MGR_RUN='$run' '$MGR' logs mgrt-sec-dfd 2>/dev/null | grep -c ' fd ' | grep -qx 6"
+    out=$(MGR_RUN="$run" "$MGR" logs mgrt-sec-dfd 2>&1)
+    kill "$pid"
+    wait "$pid" 2>/dev/null
+    assert_eq "$(echo "$out" | awk '$3 == "fd" {print $4}' | tr '\n' ' ')" "0 1 2 0 1 2 " "fds of pid 1 and of a child: $out" || return 1
+    assert_not_contains "$out" "socket:" || return 1
+    assert_not_contains "$out" "anon_inode" || return 1
+}
+
 t_proc_self_exe() {
     local out host
     out=$(printf 'command: [/sectest, exe]\n' | run_unit) || fail "run: $out" || return 1
@@ -339,6 +371,7 @@ tcase seccomp-podman-profile t_podman_profile
 tcase no-new-privs-setuid t_nnp_setuid
 tcase userns-private-bind-owner t_userns_private
 tcase no-fd-leak t_no_fd_leak
+tcase daemon-no-fd-leak t_daemon_no_fd_leak
 tcase proc-self-exe t_proc_self_exe
 tcase masked-readonly-paths t_masked_readonly_paths
 tcase symlink-bind-target t_symlink_bind_target
