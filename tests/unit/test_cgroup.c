@@ -574,6 +574,42 @@ static int test_v2_missing_controller(void)
     return 0;
 }
 
+static int test_hybrid_decision(void)
+{
+    /* the development host: v1 everything, cgroup2 with only hugetlb */
+    const char *roots[_CG_CTRL_MAX];
+    char paths[_CG_CTRL_MAX][128];
+    CHECK_INT(make_fake_v1(roots, paths), 0);
+    roots[CG_HUGETLB] = NULL;
+    char v2[128];
+    snprintf(v2, sizeof(v2), "%s/unified", tmp);
+    mkdir(v2, 0755);
+    struct cg_manager *m = NULL;
+    struct err e = {0};
+    CHECK_INT(cg_manager_open_at(roots, v2, "hugetlb", "mgrt", &m, &e), 0);
+    CHECK_INT(cg_manager_version(m, CG_MEMORY), CG_V1);
+    CHECK_INT(cg_manager_version(m, CG_HUGETLB), CG_V2);
+    CHECK_INT(cg_manager_version(m, CG_DEVICES), CG_V1);
+    CHECK_INT(cg_manager_version(m, CG_FREEZER), CG_V1);
+    CHECK_INT(cg_manager_version(m, CG_CPUACCT), CG_V1);
+    CHECK(cg_manager_has_v2(m));
+    cg_manager_free(m);
+    /* without the v1 devices/freezer hierarchies the v2 group serves them (BPF, cgroup.freeze) */
+    roots[CG_DEVICES] = roots[CG_FREEZER] = NULL;
+    CHECK_INT(cg_manager_open_at(roots, v2, "hugetlb", "mgrt", &m, &e), 0);
+    CHECK_INT(cg_manager_version(m, CG_DEVICES), CG_V2);
+    CHECK_INT(cg_manager_version(m, CG_FREEZER), CG_V2);
+    CHECK_INT(cg_manager_version(m, CG_PIDS), CG_V1);
+    cg_manager_free(m);
+    /* a controller in both: v2 wins where v2 really offers it */
+    CHECK_INT(cg_manager_open_at(roots, v2, "memory pids", "mgrt", &m, &e), 0);
+    CHECK_INT(cg_manager_version(m, CG_MEMORY), CG_V2);
+    CHECK_INT(cg_manager_version(m, CG_CPU), CG_V1);
+    cg_manager_free(m);
+    rm_rf_at(AT_FDCWD, tmp);
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_weight_to_shares);
@@ -586,5 +622,6 @@ int main(void)
     RUN(test_v1_refusals);
     RUN(test_v2_fake);
     RUN(test_v2_missing_controller);
+    RUN(test_hybrid_decision);
     return HARNESS_END();
 }
