@@ -111,6 +111,29 @@ int sec_check_sysctl_key(const struct unit *u, const char *key_in, struct err *e
             "kernel.domainname with a private uts namespace are allowed)", key);
 }
 
+int sec_validate_unit(const struct unit *u, struct err *err)
+{
+    const struct security *s = &u->sec;
+    uint64_t m;
+    int r;
+
+    r = caps_compute(s->cap_add, s->cap_drop, &m, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < s->n_sysctl; i++) {
+        r = sec_check_sysctl_key(u, s->sysctl[i].key, err);
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < s->n_rlimits; i++)
+        if (s->rlimits[i].soft > s->rlimits[i].hard)
+            return err_setx(err, EINVAL, "rlimits.%s: soft limit %llu is above hard limit %llu",
+                    sec_rlimit_name(s->rlimits[i].resource) ?: "?",
+                    (unsigned long long)s->rlimits[i].soft,
+                    (unsigned long long)s->rlimits[i].hard);
+    return 0;
+}
+
 static bool sec_have_cap(cap_value_t c)
 {
     cap_flag_value_t v = CAP_CLEAR;

@@ -65,6 +65,10 @@ int sec_apply_child(const struct sec_plan *p, uid_t uid, gid_t gid, const gid_t 
 /* Pure checks usable by validation (unit_check / validate) without side effects: */
 /* Is sysctl key allowed given u's namespaces? 0, or -EPERM with a message naming the key. */
 int sec_check_sysctl_key(const struct unit *u, const char *key, struct err *err);
+/* Pure checks of u's security keys for validation (no host access): capability names,
+ * sysctl keys against u's namespaces, rlimit soft <= hard. 0, or -errno with err naming the
+ * key (without the unit name). For unit_check / `mgr validate`. */
+int sec_validate_unit(const struct unit *u, struct err *err);
 /* Host check: apparmor/selinux keys of u on a host without that LSM -> -EOPNOTSUPP with a clear
  * message; rlimits above our own hard limit -> -EPERM naming key and limit. */
 int sec_check_host(const struct unit *u, struct err *err);

@@ -143,6 +143,33 @@ static int test_lsm_keys(void)
     return 0;
 }
 
+static int test_validate_unit(void)
+{
+    struct unit u = {.name = "mgrt"};
+    struct kv ok[] = {{"net.core.somaxconn", "1024"}}, bad[] = {{"vm.swappiness", "1"}};
+    struct rlimit_spec rl = {RLIMIT_NOFILE, 10, 5};
+    char *caps_bad[] = {"NOPE", NULL};
+    struct err e = {0};
+
+    CHECK_INT(sec_validate_unit(&u, &e), 0);
+    u.sec.sysctl = ok;
+    u.sec.n_sysctl = 1;
+    CHECK_INT(sec_validate_unit(&u, &e), 0);
+    u.sec.sysctl = bad;
+    CHECK_INT(sec_validate_unit(&u, &e), -EPERM);
+    CHECK(strstr(e.msg, "vm.swappiness") != NULL);
+    u.sec.n_sysctl = 0;
+    u.sec.rlimits = &rl;
+    u.sec.n_rlimits = 1;
+    CHECK_INT(sec_validate_unit(&u, &e), -EINVAL);
+    CHECK(strstr(e.msg, "rlimits.nofile") != NULL);
+    u.sec.n_rlimits = 0;
+    u.sec.cap_add = caps_bad;
+    CHECK_INT(sec_validate_unit(&u, &e), -EINVAL);
+    CHECK(strstr(e.msg, "'NOPE'") != NULL);
+    return 0;
+}
+
 static int test_subid(void)
 {
     uint32_t start = 0;
@@ -223,6 +250,7 @@ int main(void)
     RUN(test_plan_sysctl);
     RUN(test_rlimits);
     RUN(test_lsm_keys);
+    RUN(test_validate_unit);
     RUN(test_subid);
     RUN(test_maps);
     RUN(test_allow_traverse);
