@@ -71,7 +71,8 @@ t_initrd_built() { build_initrd && [ -s "$INITRD" ]; }
 tcase initramfs_built t_initrd_built
 [ -s "$INITRD" ] || { finish; exit; }
 
-# ---- main boot: the guest runner checks, then asks for poweroff with SIGTERM to PID 1.
+# ---- main boot: the guest runner checks, then asks for poweroff with `mgr poweroff` (the
+# supervisor sends SIGTERM to PID 1).
 if want main; then
 boot main "mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=main"
 t_main_finished() {
@@ -82,6 +83,9 @@ t_main_no_panic() { no_panic main; }
 t_main_poweroff() {
     local c=$T_TMP/main.txt
     grep -q 'mgr: poweroff requested (Terminated from pid' "$c" || fail "no poweroff request logged" || return 1
+    local from
+    from=$(sed -n 's/.*mgr: poweroff requested (Terminated from pid \([0-9]*\)).*/\1/p' "$c")
+    grep -q "supervisor started (pid $from," "$c" || fail "poweroff came from pid $from, not from the supervisor (mgr poweroff)" || return 1
     grep -q 'mgr: powering off' "$c" || fail "mgr did not reach the final step" || return 1
     grep -q 'reboot: Power down' "$c" || fail "kernel did not power down" || return 1
     # nothing after power-down: the boot ended by poweroff, not by the timeout
