@@ -181,13 +181,13 @@ struct host {
 
 static void add_problem(json_t *arr, const struct unit *u, const char *key, const char *reason)
 {
-    json_array_append_new(arr, json_pack("{s:s, s:s?, s:s, s:s}", "unit", u->name, "file",
-                                       u->path, "key", key, "reason", reason));
+    json_array_append_new(arr, json_pack("{s:s, s:s?, s:s, s:s}", "unit", u->name, "file", u->path,
+                                         "key", key, "reason", reason));
 }
 
 /* Every key of u this host cannot enforce, appended to arr. */
 static void check_unit(const struct cg_manager *cgm, const struct host *h, const struct unit *u,
-        json_t *arr)
+                       json_t *arr)
 {
     if (u->kind != UNIT_CONTAINER) {
         if (u->kind == UNIT_NETWORK && strcmp(h->bridge, "missing") == 0)
@@ -207,7 +207,8 @@ static void check_unit(const struct cg_manager *cgm, const struct host *h, const
             }
         }
     } else {
-        add_problem(arr, u, "resources", "no cgroup hierarchy is mounted: no limit can be enforced");
+        add_problem(arr, u, "resources",
+                    "no cgroup hierarchy is mounted: no limit can be enforced");
     }
     for (int t = 0; t < _NS_MAX; t++) {
         if (u->ns[t].mode != NS_PRIVATE || h->ns[t])
@@ -231,59 +232,61 @@ static void print_text(json_t *rep)
     printf("kernel          %s\n", json_string_value(json_object_get(rep, "kernel")));
     if (json_is_object(cg)) {
         printf("cgroup          v2 mount: %s%s; parents: v1 '%s', v2 '%s'\n",
-                json_string_value(json_object_get(cg, "v2_mount")) ?: "none",
-                json_is_true(json_object_get(cg, "delegated")) ? " (delegated)" : "",
-                json_string_value(json_object_get(cg, "parent_v1")),
-                json_string_value(json_object_get(cg, "parent_v2")));
+               json_string_value(json_object_get(cg, "v2_mount")) ?: "none",
+               json_is_true(json_object_get(cg, "delegated")) ? " (delegated)" : "",
+               json_string_value(json_object_get(cg, "parent_v1")),
+               json_string_value(json_object_get(cg, "parent_v2")));
         printf("  controllers  ");
         const char *k;
         json_t *v;
         json_object_foreach(json_object_get(cg, "controllers"), k, v)
-            printf(" %s:%s", k, json_string_value(v));
+                printf(" %s:%s", k, json_string_value(v));
         printf("\n");
     } else {
-        printf("cgroup          unavailable: %s\n", json_string_value(json_object_get(rep, "cgroup_error")));
+        printf("cgroup          unavailable: %s\n",
+               json_string_value(json_object_get(rep, "cgroup_error")));
     }
     printf("overlayfs       %s\n", json_string_value(json_object_get(rep, "overlayfs")));
     json_t *idm = json_object_get(rep, "idmapped_mounts");
-    printf("idmapped mounts %s (%s)\n", json_is_true(json_object_get(idm, "supported")) ? "yes" : "no",
-            json_string_value(json_object_get(idm, "detail")));
+    printf("idmapped mounts %s (%s)\n",
+           json_is_true(json_object_get(idm, "supported")) ? "yes" : "no",
+           json_string_value(json_object_get(idm, "detail")));
     printf("namespaces     ");
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(rep, "namespaces"), k, v)
-        printf(" %s%s", json_is_true(v) ? "" : "!", k);
+            printf(" %s%s", json_is_true(v) ? "" : "!", k);
     printf("\n");
     json_t *sc = json_object_get(rep, "seccomp");
     printf("seccomp         filter: %s, user notification: %s (libseccomp API level %d)\n",
-            json_is_true(json_object_get(sc, "filter")) ? "yes" : "no",
-            json_is_true(json_object_get(sc, "notify")) ? "yes" : "no",
-            (int)json_integer_value(json_object_get(sc, "api_level")));
+           json_is_true(json_object_get(sc, "filter")) ? "yes" : "no",
+           json_is_true(json_object_get(sc, "notify")) ? "yes" : "no",
+           (int)json_integer_value(json_object_get(sc, "api_level")));
     json_t *un = json_object_get(rep, "user_namespaces");
     printf("user namespaces max %lld",
-            (long long)json_integer_value(json_object_get(un, "max_user_namespaces")));
+           (long long)json_integer_value(json_object_get(un, "max_user_namespaces")));
     json_t *clone = json_object_get(un, "unprivileged_userns_clone");
     if (json_is_integer(clone))
         printf(", unprivileged_userns_clone %lld", (long long)json_integer_value(clone));
     printf("\n");
     json_t *net = json_object_get(rep, "network");
     printf("network         bridge: %s, veth: %s\n",
-            json_string_value(json_object_get(net, "bridge")),
-            json_string_value(json_object_get(net, "veth")));
+           json_string_value(json_object_get(net, "bridge")),
+           json_string_value(json_object_get(net, "veth")));
     json_t *units = json_object_get(rep, "units");
     if (!units)
         return;
     json_t *probs = json_object_get(units, "unenforceable");
     printf("units           %s: %zu unit(s), %zu key(s) this host cannot enforce\n",
-            json_string_value(json_object_get(units, "dir")),
-            (size_t)json_integer_value(json_object_get(units, "count")), json_array_size(probs));
+           json_string_value(json_object_get(units, "dir")),
+           (size_t)json_integer_value(json_object_get(units, "count")), json_array_size(probs));
     size_t i;
     json_array_foreach(probs, i, v)
-        printf("  unit '%s': %s: %s\n", json_string_value(json_object_get(v, "unit")),
-                json_string_value(json_object_get(v, "key")),
-                json_string_value(json_object_get(v, "reason")));
+            printf("  unit '%s': %s: %s\n", json_string_value(json_object_get(v, "unit")),
+                   json_string_value(json_object_get(v, "key")),
+                   json_string_value(json_object_get(v, "reason")));
     json_array_foreach(json_object_get(units, "errors"), i, v)
-        printf("  invalid: %s\n", json_string_value(v));
+            printf("  invalid: %s\n", json_string_value(v));
 }
 
 int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
@@ -297,9 +300,15 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
-        case 'j': as_json = true; break;
-        case 'h': doctor_usage(stdout); return EXIT_OK;
-        default: doctor_usage(stderr); return EXIT_USAGE;
+        case 'j':
+            as_json = true;
+            break;
+        case 'h':
+            doctor_usage(stdout);
+            return EXIT_OK;
+        default:
+            doctor_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (argc - optind > 1) {
@@ -326,7 +335,8 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
     } else {
         json_t *ctrls = json_object();
         for (int k = 0; k < _CG_CTRL_MAX; k++)
-            json_object_set_new(ctrls, cg_ctrl_name(k), json_string(ver_name(cg_manager_version(cgm, k))));
+            json_object_set_new(ctrls, cg_ctrl_name(k),
+                                json_string(ver_name(cg_manager_version(cgm, k))));
         char v2path[256] = "";
         _cleanup_free_ char *mi = NULL;
         if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 1 << 22, &mi, NULL) >= 0) {
@@ -339,15 +349,17 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
             }
         }
         json_object_set_new(rep, "cgroup",
-                json_pack("{s:s?, s:b, s:s, s:s, s:o}", "v2_mount", *v2path ? v2path : NULL,
-                        "delegated", cg_manager_delegated(cgm), "parent_v1",
-                        cg_manager_parent(cgm, CG_V1), "parent_v2", cg_manager_parent(cgm, CG_V2),
-                        "controllers", ctrls));
+                            json_pack("{s:s?, s:b, s:s, s:s, s:o}", "v2_mount",
+                                      *v2path ? v2path : NULL, "delegated",
+                                      cg_manager_delegated(cgm), "parent_v1",
+                                      cg_manager_parent(cgm, CG_V1), "parent_v2",
+                                      cg_manager_parent(cgm, CG_V2), "controllers", ctrls));
     }
 
     /* filesystems and modules */
     struct kmod_ctx *kctx = kmod_new(NULL, NULL);
-    const char *ovl = fs_registered("overlay") ? "yes" : module_state(kctx, "overlay", "ovl_fill_super");
+    const char *ovl =
+            fs_registered("overlay") ? "yes" : module_state(kctx, "overlay", "ovl_fill_super");
     json_object_set_new(rep, "overlayfs", json_string(ovl));
     const char *probe_dir = access(ctx->root, F_OK) == 0 ? ctx->root : "/tmp";
     int ir = probe_idmap(probe_dir);
@@ -357,7 +369,7 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
     else
         snprintf(detail, sizeof(detail), "on %s: %s", probe_dir, strerror(-ir));
     json_object_set_new(rep, "idmapped_mounts",
-            json_pack("{s:b, s:s}", "supported", ir == 0, "detail", detail));
+                        json_pack("{s:b, s:s}", "supported", ir == 0, "detail", detail));
 
     struct host h = {0};
     json_t *ns = json_object();
@@ -372,8 +384,9 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
     /* seccomp: filter mode is there when PR_GET_SECCOMP works; notify needs API level 5 */
     h.seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
     int api = (int)seccomp_api_get();
-    json_object_set_new(rep, "seccomp", json_pack("{s:b, s:b, s:i}", "filter", h.seccomp,
-                                                "notify", h.seccomp && api >= 5, "api_level", api));
+    json_object_set_new(rep, "seccomp",
+                        json_pack("{s:b, s:b, s:i}", "filter", h.seccomp, "notify",
+                                  h.seccomp && api >= 5, "api_level", api));
     h.max_userns = read_long("/proc/sys/user/max_user_namespaces");
     long clone = read_long("/proc/sys/kernel/unprivileged_userns_clone");
     json_t *un = json_pack("{s:I}", "max_user_namespaces", (json_int_t)h.max_userns);
@@ -382,7 +395,8 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
     json_object_set_new(rep, "user_namespaces", un);
     h.bridge = module_state(kctx, "bridge", "br_dev_xmit");
     h.veth = module_state(kctx, "veth", "veth_newlink");
-    json_object_set_new(rep, "network", json_pack("{s:s, s:s}", "bridge", h.bridge, "veth", h.veth));
+    json_object_set_new(rep, "network",
+                        json_pack("{s:s, s:s}", "bridge", h.bridge, "veth", h.veth));
 
     int rc = EXIT_OK;
     if (unitdir) {
@@ -393,7 +407,7 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < d.n; i++) {
             char line[600];
             snprintf(line, sizeof(line), "%s:%d:%d: %s", d.v[i].file ? d.v[i].file : unitdir,
-                    d.v[i].line, d.v[i].col, d.v[i].msg);
+                     d.v[i].line, d.v[i].col, d.v[i].msg);
             json_array_append_new(errs, json_string(line));
         }
         if (r < 0 && r != -EINVAL) {
@@ -405,9 +419,9 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
             check_unit(cgm, &h, set.units[i], probs);
         if (json_array_size(errs) || json_array_size(probs))
             rc = EXIT_FAIL;
-        json_object_set_new(rep, "units", json_pack("{s:s, s:I, s:o, s:o}", "dir", unitdir, "count",
-                                                  (json_int_t)set.n, "unenforceable", probs,
-                                                  "errors", errs));
+        json_object_set_new(rep, "units",
+                            json_pack("{s:s, s:I, s:o, s:o}", "dir", unitdir, "count",
+                                      (json_int_t)set.n, "unenforceable", probs, "errors", errs));
         unit_set_clear(&set);
         diags_clear(&d);
     }

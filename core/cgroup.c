@@ -21,14 +21,14 @@
 #include "util.h"
 
 static const char *const ctrl_v2_names[_CG_CTRL_MAX] = {
-        [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
-        [CG_MEMORY] = "memory",   [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
-        [CG_IO] = "io",           [CG_PIDS] = "pids",       [CG_HUGETLB] = "hugetlb",
+        [CG_CPU] = "cpu",       [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
+        [CG_MEMORY] = "memory", [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
+        [CG_IO] = "io",         [CG_PIDS] = "pids",       [CG_HUGETLB] = "hugetlb",
 };
 static const char *const ctrl_v1_names[_CG_CTRL_MAX] = {
-        [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
-        [CG_MEMORY] = "memory",   [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
-        [CG_IO] = "blkio",        [CG_PIDS] = "pids",       [CG_HUGETLB] = "hugetlb",
+        [CG_CPU] = "cpu",       [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
+        [CG_MEMORY] = "memory", [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
+        [CG_IO] = "blkio",      [CG_PIDS] = "pids",       [CG_HUGETLB] = "hugetlb",
 };
 
 const char *cg_ctrl_name(enum cg_ctrl c)
@@ -149,8 +149,7 @@ int cg_read_pids_at(int dirfd, pid_t **ret, size_t *ret_n)
     return 0;
 }
 
-int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created,
-        struct err *err)
+int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created, struct err *err)
 {
     _cleanup_free_ char *copy = strdup(rel);
     if (!copy)
@@ -503,13 +502,13 @@ static int set_parents(struct cg_manager *m, const char *parent, struct err *err
             parent++;
         if (!valid_rel_path(parent))
             return err_setx(err, EINVAL, "cgroup parent '%s': not a relative path without '..'",
-                    parent);
+                            parent);
         m->parent_v1 = strdup(parent);
         m->parent_v2 = strdup(parent);
     } else {
         m->parent_v1 = strdup("mgr");
-        m->parent_v2 = m->delegated ? strdup_printf("%s/containers", m->v2_self)
-                                    : strdup("mgr.slice");
+        m->parent_v2 =
+                m->delegated ? strdup_printf("%s/containers", m->v2_self) : strdup("mgr.slice");
     }
     if (!m->parent_v1 || !m->parent_v2)
         return err_set(err, ENOMEM, "cgroup manager");
@@ -576,9 +575,10 @@ int cg_manager_open(const char *parent, struct cg_manager **ret, struct err *err
             if (cg_parse_self_v2(self, &own) == 0 && !STREQ(own, "/")) {
                 char val[8] = {0};
                 _cleanup_free_ char *p = strdup_printf("%s%s", m->v2_path, own);
-                if (p && (getxattr(p, "trusted.delegate", val, sizeof(val) - 1) > 0 ||
-                                 getxattr(p, "user.delegate", val, sizeof(val) - 1) > 0) &&
-                        val[0] == '1') {
+                if (p &&
+                    (getxattr(p, "trusted.delegate", val, sizeof(val) - 1) > 0 ||
+                     getxattr(p, "user.delegate", val, sizeof(val) - 1) > 0) &&
+                    val[0] == '1') {
                     m->delegated = true;
                     m->v2_self = strdup(own + 1);
                     if (!m->v2_self) {
@@ -608,8 +608,8 @@ fail:
 }
 
 int cg_manager_open_at(const char *const v1_roots[_CG_CTRL_MAX], const char *v2_root,
-        const char *v2_controllers, const char *parent, struct cg_manager **ret,
-        struct err *err)
+                       const char *v2_controllers, const char *parent, struct cg_manager **ret,
+                       struct err *err)
 {
     struct cg_manager *m = manager_new();
     if (!m)
@@ -695,8 +695,9 @@ static bool need(struct problems *p, const struct cg_manager *m, enum cg_ctrl c,
     if (m->ver[c] != CG_NONE)
         return true;
     if (m->v2_fd >= 0 && m->v1_of[c] < 0)
-        problem(p, key, "no cgroup v1 hierarchy for '%s' is mounted and the cgroup v2 "
-                        "hierarchy does not offer '%s' to '%s'",
+        problem(p, key,
+                "no cgroup v1 hierarchy for '%s' is mounted and the cgroup v2 "
+                "hierarchy does not offer '%s' to '%s'",
                 ctrl_v1_names[c], ctrl_v2_names[c], m->parent_v2);
     else
         problem(p, key, "the '%s' cgroup controller is not available on this host",
@@ -732,13 +733,13 @@ static bool io_weight_possible(const struct cg_manager *m)
         return true;
     char qos[4096];
     if (m->ver[CG_IO] == CG_V2 && cg_read_at(m->v2_fd, "io.cost.qos", qos, sizeof(qos)) > 0 &&
-            strstr(qos, "enable=1"))
+        strstr(qos, "enable=1"))
         return true;
     return false;
 }
 
 static void check_cpus(struct problems *p, const struct cg_manager *m, const char *key,
-        const char *list, const char *file)
+                       const char *list, const char *file)
 {
     uint64_t want[16], have[16];
     if (cg_parse_cpu_list(list, want) < 0) {
@@ -748,7 +749,7 @@ static void check_cpus(struct problems *p, const struct cg_manager *m, const cha
     char buf[4096];
     int fd = m->ver[CG_CPUSET] == CG_V2 ? m->v2_fd : v1_root(m, CG_CPUSET);
     if (m->is_fake || fd < 0 || cg_read_at(fd, file, buf, sizeof(buf)) <= 0 ||
-            cg_parse_cpu_list(buf, have) < 0)
+        cg_parse_cpu_list(buf, have) < 0)
         return;
     for (int i = 0; i < 16; i++)
         if (want[i] & ~have[i]) {
@@ -758,7 +759,7 @@ static void check_cpus(struct problems *p, const struct cg_manager *m, const cha
 }
 
 int cg_check_resources(const struct cg_manager *m, const struct resources *r, char **ret_all,
-        struct err *err)
+                       struct err *err)
 {
     struct problems p = {0};
     bool v1mem = m->ver[CG_MEMORY] == CG_V1;
@@ -771,8 +772,7 @@ int cg_check_resources(const struct cg_manager *m, const struct resources *r, ch
     if (r->mem_low != UNIT_UNSET)
         need(&p, m, CG_MEMORY, "resources.memory.low"); /* v1: soft limit */
     if (r->mem_min != UNIT_UNSET && need(&p, m, CG_MEMORY, "resources.memory.min") && v1mem)
-        problem(&p, "resources.memory.min",
-                "cgroup v1 has no hard memory protection (memory.min)");
+        problem(&p, "resources.memory.min", "cgroup v1 has no hard memory protection (memory.min)");
     if (r->mem_swap_max != UNIT_UNSET && need(&p, m, CG_MEMORY, "resources.memory.swap_max")) {
         if (v1mem && !cg_file_exists_at(v1_root(m, CG_MEMORY), "memory.memsw.limit_in_bytes"))
             problem(&p, "resources.memory.swap_max",
@@ -789,21 +789,22 @@ int cg_check_resources(const struct cg_manager *m, const struct resources *r, ch
     if (r->cpu_weight != UNIT_UNSET)
         need(&p, m, CG_CPU, "resources.cpu.weight");
     if (r->cpu_max_milli != UNIT_UNSET && need(&p, m, CG_CPU, "resources.cpu.max") &&
-            m->ver[CG_CPU] == CG_V1 && !m->is_fake &&
-            !cg_file_exists_at(v1_root(m, CG_CPU), "cpu.cfs_quota_us"))
-        problem(&p, "resources.cpu.max", "kernel without CFS bandwidth control (no cpu.cfs_quota_us)");
+        m->ver[CG_CPU] == CG_V1 && !m->is_fake &&
+        !cg_file_exists_at(v1_root(m, CG_CPU), "cpu.cfs_quota_us"))
+        problem(&p, "resources.cpu.max",
+                "kernel without CFS bandwidth control (no cpu.cfs_quota_us)");
     if (r->cpus && need(&p, m, CG_CPUSET, "resources.cpu.cpus"))
         check_cpus(&p, m, "resources.cpu.cpus", r->cpus,
-                m->ver[CG_CPUSET] == CG_V2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus");
+                   m->ver[CG_CPUSET] == CG_V2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus");
     if (r->mems && need(&p, m, CG_CPUSET, "resources.cpu.mems"))
         check_cpus(&p, m, "resources.cpu.mems", r->mems,
-                m->ver[CG_CPUSET] == CG_V2 ? "cpuset.mems.effective" : "cpuset.effective_mems");
+                   m->ver[CG_CPUSET] == CG_V2 ? "cpuset.mems.effective" : "cpuset.effective_mems");
 
     if (r->pids_max != UNIT_UNSET)
         need(&p, m, CG_PIDS, "resources.pids.max");
 
     if (r->io_weight != UNIT_UNSET && need(&p, m, CG_IO, "resources.io.weight") &&
-            !io_weight_possible(m))
+        !io_weight_possible(m))
         problem(&p, "resources.io.weight",
                 "no block device uses the bfq scheduler%s, so io weights would be ignored",
                 m->ver[CG_IO] == CG_V2 ? " and io.cost is not enabled" : "");
@@ -922,7 +923,7 @@ const char *cg_group_name(const struct cg_group *g)
 }
 
 int cg_create(struct cg_manager *m, const char *name, const struct resources *r,
-        struct cg_group **ret, struct err *err)
+              struct cg_group **ret, struct err *err)
 {
     struct err local;
     if (!err)
@@ -1031,8 +1032,10 @@ int cg_update(struct cg_group *g, const struct resources *r, struct err *err)
 int cg_freeze(struct cg_group *g, bool frozen, struct err *err)
 {
     switch (g->m->ver[CG_FREEZER]) {
-    case CG_V1: return cg_v1_freeze(g, frozen, err);
-    case CG_V2: return cg_v2_freeze(g, frozen, err);
+    case CG_V1:
+        return cg_v1_freeze(g, frozen, err);
+    case CG_V2:
+        return cg_v2_freeze(g, frozen, err);
     default:
         return err_setx(err, EOPNOTSUPP, "cgroup '%s': no freezer on this host", g->name);
     }
@@ -1058,7 +1061,8 @@ static bool group_frozen(const struct cg_group *g)
     case CG_V2:
         return g->v2_dir >= 0 && cg_read_keyed_at(g->v2_dir, "cgroup.events", "frozen", &f) == 0 &&
                f == 1;
-    default: return false;
+    default:
+        return false;
     }
 }
 

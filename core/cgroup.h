@@ -47,8 +47,8 @@ int cg_manager_open(const char *parent, struct cg_manager **ret, struct err *err
 /* Same, for tests: hierarchies given as directory paths (NULL = absent); v1_roots indexed by
  * enum cg_ctrl. v2_controllers: space separated list the fake v2 root offers. */
 int cg_manager_open_at(const char *const v1_roots[_CG_CTRL_MAX], const char *v2_root,
-        const char *v2_controllers, const char *parent, struct cg_manager **ret,
-        struct err *err);
+                       const char *v2_controllers, const char *parent, struct cg_manager **ret,
+                       struct err *err);
 struct cg_manager *cg_manager_free(struct cg_manager *m);
 /* Which version serves controller c on this host (CG_NONE when neither). */
 enum cg_version cg_manager_version(const struct cg_manager *m, enum cg_ctrl c);
@@ -64,7 +64,7 @@ const char *cg_manager_parent(const struct cg_manager *m, enum cg_version v);
  * -EOPNOTSUPP (first problem in err; all problems when ret_all != NULL: a malloc'ed text with one
  * "key: reason" per line, owned by the caller). Reads the host, creates nothing. */
 int cg_check_resources(const struct cg_manager *m, const struct resources *r, char **ret_all,
-        struct err *err);
+                       struct err *err);
 /* cg_check_resources for a unit; messages are prefixed with "unit 'NAME': ". */
 int cg_check_unit(const struct cg_manager *m, const struct unit *u, struct err *err);
 
@@ -73,7 +73,7 @@ int cg_check_unit(const struct cg_manager *m, const struct unit *u, struct err *
  * An existing empty leftover group of the same name is reused. On error nothing is left.
  * *ret owned by the caller (cg_group_free, which does not remove the group). */
 int cg_create(struct cg_manager *m, const char *name, const struct resources *r,
-        struct cg_group **ret, struct err *err);
+              struct cg_group **ret, struct err *err);
 /* Adopts an existing group (after daemon re-exec). -ENOENT if it is not there. */
 int cg_open(struct cg_manager *m, const char *name, struct cg_group **ret, struct err *err);
 /* Directory fd of the v2 group for clone3(CLONE_INTO_CGROUP), or -1 when there is no v2

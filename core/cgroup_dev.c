@@ -44,12 +44,15 @@ static unsigned parse_access(const char *s)
 {
     unsigned a = 0;
     for (; s && *s; s++)
-        a |= *s == 'r' ? CG_DEV_ACC_READ : *s == 'w' ? CG_DEV_ACC_WRITE : *s == 'm' ? CG_DEV_ACC_MKNOD : 0;
+        a |= *s == 'r'   ? CG_DEV_ACC_READ
+             : *s == 'w' ? CG_DEV_ACC_WRITE
+             : *s == 'm' ? CG_DEV_ACC_MKNOD
+                         : 0;
     return a ? a : RWM;
 }
 
 int cg_dev_rules(const struct resources *r, struct cg_dev_rule **ret, size_t *ret_n,
-        struct err *err)
+                 struct err *err)
 {
     size_t n = ARRAY_SIZE(default_rules) + r->n_devices;
     struct cg_dev_rule *v = calloc(n, sizeof(*v));
@@ -101,18 +104,18 @@ int cg_dev_rule_format(const struct cg_dev_rule *r, char *buf, size_t len)
 
 /* ---- BPF program ---- */
 
-#define INSN(c, d, s, o, i)                                                                       \
+#define INSN(c, d, s, o, i) \
     ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
-#define LDX_W(dst, src, off)   INSN(BPF_LDX | BPF_W | BPF_MEM, dst, src, off, 0)
-#define ALU32_K(op, dst, imm)  INSN(BPF_ALU | (op) | BPF_K, dst, 0, 0, imm)
-#define MOV32_X(dst, src)      INSN(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0)
-#define MOV64_K(dst, imm)      INSN(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm)
-#define JNE_K(dst, imm, off)   INSN(BPF_JMP | BPF_JNE | BPF_K, dst, 0, off, imm)
-#define JNE_X(dst, src, off)   INSN(BPF_JMP | BPF_JNE | BPF_X, dst, src, off, 0)
-#define EXIT_INSN()            INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define LDX_W(dst, src, off)  INSN(BPF_LDX | BPF_W | BPF_MEM, dst, src, off, 0)
+#define ALU32_K(op, dst, imm) INSN(BPF_ALU | (op) | BPF_K, dst, 0, 0, imm)
+#define MOV32_X(dst, src)     INSN(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0)
+#define MOV64_K(dst, imm)     INSN(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm)
+#define JNE_K(dst, imm, off)  INSN(BPF_JMP | BPF_JNE | BPF_K, dst, 0, off, imm)
+#define JNE_X(dst, src, off)  INSN(BPF_JMP | BPF_JNE | BPF_X, dst, src, off, 0)
+#define EXIT_INSN()           INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
 int cg_dev_bpf_program(const struct cg_dev_rule *rules, size_t n, struct bpf_insn **ret,
-        size_t *ret_n)
+                       size_t *ret_n)
 {
     /* prologue 6 + at most 8 per rule + epilogue 2 */
     struct bpf_insn *p = calloc(6 + 8 * n + 2, sizeof(*p));
@@ -133,7 +136,8 @@ int cg_dev_bpf_program(const struct cg_dev_rule *rules, size_t n, struct bpf_ins
         int jumps[4], nj = 0;
         if (r->type == 'c' || r->type == 'b') {
             jumps[nj++] = (int)b;
-            blk[b++] = JNE_K(BPF_REG_2, r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0);
+            blk[b++] =
+                    JNE_K(BPF_REG_2, r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0);
         }
         if ((r->access & RWM) != RWM) {
             /* allowed only when every requested bit is in the rule: (req & rule) == req */
@@ -181,7 +185,7 @@ static int prog_load(const struct bpf_insn *insns, size_t n, char *log, size_t l
 }
 
 int cg_dev_bpf_attach(int dirfd, const struct bpf_insn *insns, size_t n, int *ret_prog_fd,
-        struct err *err)
+                      struct err *err)
 {
     int prog = prog_load(insns, n, NULL, 0);
     if (prog < 0) {

@@ -78,8 +78,7 @@ int cg_read_keyed_at(int dirfd, const char *file, const char *key, uint64_t *ret
 bool cg_file_exists_at(int dirfd, const char *file);
 /* mkdir -p of rel below rootfd; returns an O_DIRECTORY fd of the last one.
  * *ret_created (may be NULL) is true when the last component was created by us. */
-int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created,
-        struct err *err);
+int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created, struct err *err);
 
 /* Pure parsers. */
 /* Fills v1 mount paths (per controller) and the cgroup2 mount from /proc/self/mountinfo text. */
@@ -111,7 +110,7 @@ struct cg_dev_rule {
 /* Resolves r->devices (stat of each host path) and appends them to the default list.
  * *ret malloc'ed. Errors name the path. */
 int cg_dev_rules(const struct resources *r, struct cg_dev_rule **ret, size_t *ret_n,
-        struct err *err);
+                 struct err *err);
 /* The default rules (static storage). */
 const struct cg_dev_rule *cg_dev_default_rules(size_t *ret_n);
 /* "c 1:3 rwm", "b *:* m" (v1 devices.allow syntax). */
@@ -119,8 +118,8 @@ int cg_dev_rule_format(const struct cg_dev_rule *r, char *buf, size_t len);
 /* Generates the BPF_PROG_TYPE_CGROUP_DEVICE program allowing exactly rules (default deny).
  * *ret malloc'ed array of instructions. */
 int cg_dev_bpf_program(const struct cg_dev_rule *rules, size_t n, struct bpf_insn **ret,
-        size_t *ret_n);
+                       size_t *ret_n);
 /* Loads and attaches (BPF_F_ALLOW_MULTI) the program to dirfd; detaches programs that were
  * attached before (so an update replaces). *ret_prog_fd gets the loaded program's fd. */
 int cg_dev_bpf_attach(int dirfd, const struct bpf_insn *insns, size_t n, int *ret_prog_fd,
-        struct err *err);
+                      struct err *err);

@@ -103,7 +103,7 @@ static int v1_create(struct cg_group *g, struct err *err)
             char buf[16];
             if (cg_read_at(g->v1_dir[i], "cgroup.procs", buf, sizeof(buf)) > 0)
                 return err_setx(err, EBUSY, "cgroup v1 '%s/%s' exists and has processes",
-                        m->v1[i].path, rel);
+                                m->v1[i].path, rel);
         }
         if ((m->v1[i].ctrls & (1u << CG_CPUSET)) && is_cgroupfs(m->v1[i].fd)) {
             r = cpuset_fill_chain(m->v1[i].fd, rel, err);
@@ -155,7 +155,7 @@ static int apply_memory(struct cg_group *g, int fd, const struct resources *r, s
     /* low -> soft limit: under global pressure, groups above their soft limit are reclaimed
      * first, so memory below it is protected best-effort (documented in doc/cgroups.md). */
     if (r->mem_low != UNIT_UNSET &&
-            (rc = cg_write_u64_at(fd, "memory.soft_limit_in_bytes", r->mem_low, err)) < 0)
+        (rc = cg_write_u64_at(fd, "memory.soft_limit_in_bytes", r->mem_low, err)) < 0)
         return rc;
     return 0;
 }
@@ -164,12 +164,11 @@ static int apply_cpu(struct cg_group *g, int fd, const struct resources *r, stru
 {
     int rc;
     if (r->cpu_weight != UNIT_UNSET &&
-            (rc = cg_write_u64_at(fd, "cpu.shares", cg_weight_to_shares(r->cpu_weight), err)) < 0)
+        (rc = cg_write_u64_at(fd, "cpu.shares", cg_weight_to_shares(r->cpu_weight), err)) < 0)
         return rc;
     if (r->cpu_max_milli != UNIT_UNSET) {
-        uint64_t period = r->cpu_period_us == UNIT_UNSET || r->cpu_period_us == 0
-                                  ? 100000
-                                  : r->cpu_period_us;
+        uint64_t period =
+                r->cpu_period_us == UNIT_UNSET || r->cpu_period_us == 0 ? 100000 : r->cpu_period_us;
         char q[32];
         snprintf(q, sizeof(q), "%" PRId64, cg_cpu_quota_us(r->cpu_max_milli, period));
         /* quota -1 first so a new period never conflicts with an old quota */
@@ -194,8 +193,8 @@ static int apply_io(struct cg_group *g, int fd, const struct resources *r, struc
                                                                      : NULL;
         if (!file)
             return err_setx(err, EOPNOTSUPP,
-                    "resources.io.weight: no blkio.weight or blkio.bfq.weight (the bfq "
-                    "scheduler is not loaded)");
+                            "resources.io.weight: no blkio.weight or blkio.bfq.weight (the bfq "
+                            "scheduler is not loaded)");
         if ((rc = cg_write_u64_at(fd, file, w, err)) < 0)
             return rc;
     }
@@ -205,9 +204,9 @@ static int apply_io(struct cg_group *g, int fd, const struct resources *r, struc
             const char *file;
             uint64_t v;
         } t[] = {{"blkio.throttle.read_bps_device", x->rbps},
-                {"blkio.throttle.write_bps_device", x->wbps},
-                {"blkio.throttle.read_iops_device", x->riops},
-                {"blkio.throttle.write_iops_device", x->wiops}};
+                 {"blkio.throttle.write_bps_device", x->wbps},
+                 {"blkio.throttle.read_iops_device", x->riops},
+                 {"blkio.throttle.write_iops_device", x->wiops}};
         for (size_t k = 0; k < ARRAY_SIZE(t); k++) {
             if (t[k].v == UNIT_UNSET)
                 continue;
@@ -269,7 +268,7 @@ static int v1_apply(struct cg_group *g, const struct resources *r, bool update, 
             return rc;
     }
     if ((fd = dir_for(g, CG_PIDS)) >= 0 && r->pids_max != UNIT_UNSET &&
-            (rc = cg_write_u64_at(fd, "pids.max", r->pids_max, err)) < 0)
+        (rc = cg_write_u64_at(fd, "pids.max", r->pids_max, err)) < 0)
         return rc;
     if ((fd = dir_for(g, CG_IO)) >= 0 && (rc = apply_io(g, fd, r, err)) < 0)
         return rc;
@@ -348,8 +347,9 @@ static int v1_stats(const struct cg_group *g, struct cg_stats *s, struct err *er
         (void)cg_read_u64_at(fd, "pids.current", &s->pids_current);
     if ((fd = dir_for(g, CG_IO)) >= 0) {
         _cleanup_free_ char *text = NULL;
-        if (read_file_at(fd, "blkio.throttle.io_service_bytes_recursive", 1 << 20, &text, NULL) >= 0 ||
-                read_file_at(fd, "blkio.io_service_bytes_recursive", 1 << 20, &text, NULL) >= 0)
+        if (read_file_at(fd, "blkio.throttle.io_service_bytes_recursive", 1 << 20, &text, NULL) >=
+                    0 ||
+            read_file_at(fd, "blkio.io_service_bytes_recursive", 1 << 20, &text, NULL) >= 0)
             cg_parse_blkio_bytes(text, &s->io_read_bytes, &s->io_write_bytes);
     }
     return 0;

@@ -116,8 +116,8 @@ static int v2_create(struct cg_group *g, struct err *err)
     if (!created) {
         uint64_t pop = 0;
         if (cg_read_keyed_at(cur, "cgroup.events", "populated", &pop) == 0 && pop)
-            return err_setx(err, EBUSY, "cgroup v2 '%s/%s' exists and has processes",
-                    m->v2_path, walked);
+            return err_setx(err, EBUSY, "cgroup v2 '%s/%s' exists and has processes", m->v2_path,
+                            walked);
     }
     g->v2_dir = TAKE_FD(cur);
     return 0;
@@ -161,7 +161,7 @@ static int apply_io(int fd, const struct resources *r, struct err *err)
             rc = cg_write_at(fd, "io.bfq.weight", val, err);
         } else {
             rc = err_setx(err, EOPNOTSUPP,
-                    "resources.io.weight: no io.weight or io.bfq.weight in the group");
+                          "resources.io.weight: no io.weight or io.bfq.weight in the group");
         }
         if (rc < 0)
             return rc;
@@ -210,17 +210,17 @@ static int v2_apply(struct cg_group *g, const struct resources *r, bool update, 
     if ((fd = dir_for(g, CG_MEMORY)) >= 0) {
         if (r->mem_swap_max != UNIT_UNSET && !cg_file_exists_at(fd, "memory.swap.max"))
             return err_setx(err, EOPNOTSUPP,
-                    "resources.memory.swap_max: no memory.swap.max (kernel without swap "
-                    "accounting)");
+                            "resources.memory.swap_max: no memory.swap.max (kernel without swap "
+                            "accounting)");
         /* low/min before max/high: protections never exceed limits in between */
         if ((rc = write_limit(fd, "memory.min", r->mem_min, err)) < 0 ||
-                (rc = write_limit(fd, "memory.low", r->mem_low, err)) < 0 ||
-                (rc = write_limit(fd, "memory.max", r->mem_max, err)) < 0 ||
-                (rc = write_limit(fd, "memory.high", r->mem_high, err)) < 0 ||
-                (rc = write_limit(fd, "memory.swap.max", r->mem_swap_max, err)) < 0)
+            (rc = write_limit(fd, "memory.low", r->mem_low, err)) < 0 ||
+            (rc = write_limit(fd, "memory.max", r->mem_max, err)) < 0 ||
+            (rc = write_limit(fd, "memory.high", r->mem_high, err)) < 0 ||
+            (rc = write_limit(fd, "memory.swap.max", r->mem_swap_max, err)) < 0)
             return rc;
         if (r->mem_oom_group >= 0 &&
-                (rc = cg_write_at(fd, "memory.oom.group", r->mem_oom_group ? "1" : "0", err)) < 0)
+            (rc = cg_write_at(fd, "memory.oom.group", r->mem_oom_group ? "1" : "0", err)) < 0)
             return rc;
     }
     if ((fd = dir_for(g, CG_CPU)) >= 0) {
@@ -279,7 +279,8 @@ int cg_v2_freeze(struct cg_group *g, bool frozen, struct err *err)
     /* the write starts the transition; cgroup.events "frozen" tells when it is done */
     for (int i = 0; i < 200; i++) {
         uint64_t f;
-        if (cg_read_keyed_at(g->v2_dir, "cgroup.events", "frozen", &f) == 0 && f == (frozen ? 1 : 0))
+        if (cg_read_keyed_at(g->v2_dir, "cgroup.events", "frozen", &f) == 0 &&
+            f == (frozen ? 1 : 0))
             return 0;
         sleep_ms(10);
     }
