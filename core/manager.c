@@ -467,7 +467,11 @@ static void on_pidfd(struct loop *l, int fd, uint32_t events, void *data)
     reap(u, &ex);
     char why[128];
     exit_reason(&ex, why, sizeof(why));
-    bool expected = u->sv.state == SV_STOPPING;
+    /* A stop we asked for is not a death, unless it was for failed health checks. */
+    bool expected = u->sv.state == SV_STOPPING && u->sv.after != SV_AFTER_POLICY;
+    if (u->sv.state == SV_STOPPING && u->sv.after == SV_AFTER_POLICY)
+        ex.unhealthy = true;
+    exit_reason(&ex, why, sizeof(why));
     if (expected)
         log_info("unit '%s': stopped (%s)", u->name, why);
     else
@@ -540,6 +544,7 @@ static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
     case SVA_NONE: break;
     case SVA_SPAWN: {
         struct err e = {0};
+        mgr_emit(m, u, sv_event_name(ev), NULL);
         int r = spawn(u, &e);
         free(u->last_error);
         u->last_error = NULL;
