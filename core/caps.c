@@ -65,9 +65,9 @@ char *caps_to_name(int cap, char *buf, size_t len)
 
 uint64_t caps_default_mask(void)
 {
-    static const int def[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_KILL,
-            CAP_NET_BIND_SERVICE, CAP_SETFCAP, CAP_SETGID, CAP_SETPCAP, CAP_SETUID,
-            CAP_SYS_CHROOT};
+    static const int def[] = {CAP_CHOWN,   CAP_DAC_OVERRIDE,     CAP_FOWNER,    CAP_FSETID,
+                              CAP_KILL,    CAP_NET_BIND_SERVICE, CAP_SETFCAP,   CAP_SETGID,
+                              CAP_SETPCAP, CAP_SETUID,           CAP_SYS_CHROOT};
     uint64_t m = 0;
 
     for (size_t i = 0; i < sizeof(def) / sizeof(def[0]); i++)
@@ -92,7 +92,7 @@ int caps_mask_from_names(char *const *names, const char *what, uint64_t *ret, st
         int c = caps_from_name(names[i]);
         if (c < 0)
             return err_setx(err, EINVAL, "capabilities.%s: unknown capability '%s'", what,
-                    names[i]);
+                            names[i]);
         m |= c == CAPS_ALL ? caps_all_mask() : UINT64_C(1) << c;
     }
     *ret = m;
@@ -164,7 +164,7 @@ int caps_apply(uint64_t mask, uint64_t nonroot_mask, struct err *err)
         if (cap_drop_bound((cap_value_t)i) < 0 && errno != EINVAL) {
             char name[64];
             return err_set(err, errno, "drop capability %s from the bounding set",
-                    caps_to_name(i, name, sizeof(name)) ?: "?");
+                           caps_to_name(i, name, sizeof(name)) ?: "?");
         }
     }
 
@@ -202,7 +202,7 @@ int caps_apply(uint64_t mask, uint64_t nonroot_mask, struct err *err)
         if (cap_set_ambient((cap_value_t)i, CAP_SET) < 0) {
             char name[64];
             return err_set(err, errno, "raise ambient capability %s",
-                    caps_to_name(i, name, sizeof(name)) ?: "?");
+                           caps_to_name(i, name, sizeof(name)) ?: "?");
         }
     }
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)

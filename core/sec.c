@@ -25,22 +25,14 @@ static const struct {
     const char *name;
     int resource;
 } sec_rlimit_tab[] = {
-        {"cpu", RLIMIT_CPU},
-        {"fsize", RLIMIT_FSIZE},
-        {"data", RLIMIT_DATA},
-        {"stack", RLIMIT_STACK},
-        {"core", RLIMIT_CORE},
-        {"rss", RLIMIT_RSS},
-        {"nproc", RLIMIT_NPROC},
-        {"nofile", RLIMIT_NOFILE},
-        {"memlock", RLIMIT_MEMLOCK},
-        {"as", RLIMIT_AS},
-        {"locks", RLIMIT_LOCKS},
-        {"sigpending", RLIMIT_SIGPENDING},
-        {"msgqueue", RLIMIT_MSGQUEUE},
-        {"nice", RLIMIT_NICE},
-        {"rtprio", RLIMIT_RTPRIO},
-        {"rttime", RLIMIT_RTTIME},
+        {"cpu", RLIMIT_CPU},           {"fsize", RLIMIT_FSIZE},
+        {"data", RLIMIT_DATA},         {"stack", RLIMIT_STACK},
+        {"core", RLIMIT_CORE},         {"rss", RLIMIT_RSS},
+        {"nproc", RLIMIT_NPROC},       {"nofile", RLIMIT_NOFILE},
+        {"memlock", RLIMIT_MEMLOCK},   {"as", RLIMIT_AS},
+        {"locks", RLIMIT_LOCKS},       {"sigpending", RLIMIT_SIGPENDING},
+        {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+        {"rtprio", RLIMIT_RTPRIO},     {"rttime", RLIMIT_RTTIME},
 };
 
 const char *sec_rlimit_name(int resource)
@@ -76,8 +68,8 @@ int sec_check_sysctl_key(const struct unit *u, const char *key_in, struct err *e
     /* Both "net.ipv4.ip_forward" and "net/ipv4/ip_forward" (the latter can name interfaces
      * with dots, as sysctl(8) does); checked in the dotted form. */
     if (n == 0 || n >= sizeof(key) || strchr("./", key_in[0]) || strchr("./", key_in[n - 1]) ||
-            strstr(key_in, "..") || strstr(key_in, "//") || strstr(key_in, "/.") ||
-            strstr(key_in, "./"))
+        strstr(key_in, "..") || strstr(key_in, "//") || strstr(key_in, "/.") ||
+        strstr(key_in, "./"))
         return err_setx(err, EINVAL, "sysctl: invalid key '%s'", key_in ? key_in : "");
     for (size_t i = 0; i <= n; i++) {
         if (key_in[i] && !isalnum((unsigned char)key_in[i]) && !strchr("._-/", key_in[i]))
@@ -88,16 +80,18 @@ int sec_check_sysctl_key(const struct unit *u, const char *key_in, struct err *e
     if (strncmp(key, "net.", 4) == 0) {
         if (!sec_ns_private(u, NS_NET))
             return err_setx(err, EPERM,
-                    "sysctl '%s' needs a private network namespace (namespaces.net is not "
-                    "private: it would change the host or another container)", key);
+                            "sysctl '%s' needs a private network namespace (namespaces.net is not "
+                            "private: it would change the host or another container)",
+                            key);
         return 0;
     }
     if (strncmp(key, "kernel.shm", 10) == 0 || strncmp(key, "kernel.msg", 10) == 0 ||
-            STREQ(key, "kernel.sem") || strncmp(key, "fs.mqueue.", 10) == 0) {
+        STREQ(key, "kernel.sem") || strncmp(key, "fs.mqueue.", 10) == 0) {
         if (!sec_ns_private(u, NS_IPC))
             return err_setx(err, EPERM,
-                    "sysctl '%s' needs a private ipc namespace (namespaces.ipc is not "
-                    "private: it would change the host or another container)", key);
+                            "sysctl '%s' needs a private ipc namespace (namespaces.ipc is not "
+                            "private: it would change the host or another container)",
+                            key);
         return 0;
     }
     if (STREQ(key, "kernel.domainname")) {
@@ -105,10 +99,12 @@ int sec_check_sysctl_key(const struct unit *u, const char *key_in, struct err *e
             return err_setx(err, EPERM, "sysctl '%s' needs a private uts namespace", key);
         return 0;
     }
-    return err_setx(err, EPERM,
+    return err_setx(
+            err, EPERM,
             "sysctl '%s' is not namespaced (only net.* with a private net namespace, "
             "kernel.shm*/kernel.msg*/kernel.sem/fs.mqueue.* with a private ipc namespace and "
-            "kernel.domainname with a private uts namespace are allowed)", key);
+            "kernel.domainname with a private uts namespace are allowed)",
+            key);
 }
 
 int sec_validate_unit(const struct unit *u, struct err *err)
@@ -128,9 +124,9 @@ int sec_validate_unit(const struct unit *u, struct err *err)
     for (size_t i = 0; i < s->n_rlimits; i++)
         if (s->rlimits[i].soft > s->rlimits[i].hard)
             return err_setx(err, EINVAL, "rlimits.%s: soft limit %llu is above hard limit %llu",
-                    sec_rlimit_name(s->rlimits[i].resource) ?: "?",
-                    (unsigned long long)s->rlimits[i].soft,
-                    (unsigned long long)s->rlimits[i].hard);
+                            sec_rlimit_name(s->rlimits[i].resource) ?: "?",
+                            (unsigned long long)s->rlimits[i].soft,
+                            (unsigned long long)s->rlimits[i].hard);
     return 0;
 }
 
@@ -162,12 +158,14 @@ int sec_check_host(const struct unit *u, struct err *err)
 
     if (s->apparmor && !sec_file_is("/sys/module/apparmor/parameters/enabled", "Y"))
         return err_setx(err, EOPNOTSUPP,
-                "security.apparmor: AppArmor is not enabled on this host, cannot apply "
-                "profile '%s'", s->apparmor);
+                        "security.apparmor: AppArmor is not enabled on this host, cannot apply "
+                        "profile '%s'",
+                        s->apparmor);
     if (s->selinux_label && access("/sys/fs/selinux/enforce", F_OK) < 0)
         return err_setx(err, EOPNOTSUPP,
-                "security.selinux_label: SELinux is not enabled on this host, cannot apply "
-                "label '%s'", s->selinux_label);
+                        "security.selinux_label: SELinux is not enabled on this host, cannot apply "
+                        "label '%s'",
+                        s->selinux_label);
 
     for (size_t i = 0; i < s->n_rlimits; i++) {
         const struct rlimit_spec *rl = &s->rlimits[i];
@@ -176,13 +174,12 @@ int sec_check_host(const struct unit *u, struct err *err)
 
         if (rl->soft > rl->hard)
             return err_setx(err, EINVAL, "rlimits.%s: soft limit %llu is above hard limit %llu",
-                    name, (unsigned long long)rl->soft, (unsigned long long)rl->hard);
+                            name, (unsigned long long)rl->soft, (unsigned long long)rl->hard);
         if (getrlimit(rl->resource, &cur) < 0)
             return err_set(err, errno, "rlimits.%s: getrlimit", name);
         /* Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace; say so
          * now instead of failing inside the child. */
-        if (rl->hard != RLIM_INFINITY && cur.rlim_max != RLIM_INFINITY &&
-                rl->hard <= cur.rlim_max)
+        if (rl->hard != RLIM_INFINITY && cur.rlim_max != RLIM_INFINITY && rl->hard <= cur.rlim_max)
             continue;
         if (cur.rlim_max == RLIM_INFINITY || sec_have_cap(CAP_SYS_RESOURCE))
             continue;
@@ -191,7 +188,8 @@ int sec_check_host(const struct unit *u, struct err *err)
             snprintf(want, sizeof(want), "unlimited");
         else
             snprintf(want, sizeof(want), "%llu", (unsigned long long)rl->hard);
-        return err_setx(err, EPERM,
+        return err_setx(
+                err, EPERM,
                 "rlimits.%s: hard limit %s is above the supervisor's own hard limit %llu and "
                 "raising it needs CAP_SYS_RESOURCE",
                 name, want, (unsigned long long)cur.rlim_max);
@@ -281,9 +279,9 @@ int sec_prepare(const struct unit *u, struct sec_plan **ret, struct err *err)
             goto fail_wrap;
         }
         for (size_t i = 0; i < u->sec.n_rlimits; i++)
-            p->rlimits[i] = (struct sec_rlimit){u->sec.rlimits[i].resource,
-                    u->sec.rlimits[i].soft, u->sec.rlimits[i].hard,
-                    sec_rlimit_name(u->sec.rlimits[i].resource) ?: "?"};
+            p->rlimits[i] = (struct sec_rlimit){u->sec.rlimits[i].resource, u->sec.rlimits[i].soft,
+                                                u->sec.rlimits[i].hard,
+                                                sec_rlimit_name(u->sec.rlimits[i].resource) ?: "?"};
         p->n_rlimits = u->sec.n_rlimits;
     }
     if (u->sec.apparmor && !(p->apparmor = strdup(u->sec.apparmor))) {
@@ -351,8 +349,7 @@ int sec_apply_sysctl(const struct sec_plan *p, int procsys_fd, struct err *err)
     return 0;
 }
 
-static int sec_write_attr(const char *path, const char *fallback, const char *data,
-        struct err *err)
+static int sec_write_attr(const char *path, const char *fallback, const char *data, struct err *err)
 {
     size_t len = strlen(data);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -371,7 +368,7 @@ static int sec_write_attr(const char *path, const char *fallback, const char *da
 }
 
 int sec_apply_child(const struct sec_plan *p, uid_t uid, gid_t gid, const gid_t *groups,
-        size_t n_groups, struct err *err)
+                    size_t n_groups, struct err *err)
 {
     int r;
 
@@ -385,13 +382,14 @@ int sec_apply_child(const struct sec_plan *p, uid_t uid, gid_t gid, const gid_t 
             if (errno == EPERM) {
                 struct rlimit cur = {0, 0};
                 (void)getrlimit(rl->resource, &cur);
-                return err_set(err, EPERM,
+                return err_set(
+                        err, EPERM,
                         "rlimits.%s: set %llu:%llu (our hard limit is %llu; raising it needs "
-                        "CAP_SYS_RESOURCE)", rl->name, rl->soft, rl->hard,
-                        (unsigned long long)cur.rlim_max);
+                        "CAP_SYS_RESOURCE)",
+                        rl->name, rl->soft, rl->hard, (unsigned long long)cur.rlim_max);
             }
             return err_set(err, errno, "rlimits.%s: setrlimit %llu:%llu", rl->name, rl->soft,
-                    rl->hard);
+                           rl->hard);
         }
     }
 

@@ -24,17 +24,17 @@ struct sec_rlimit {
 };
 
 struct sec_sysctl {
-    char *path;  /* relative to /proc/sys: "net/ipv4/ip_forward" */
+    char *path; /* relative to /proc/sys: "net/ipv4/ip_forward" */
     char *value;
-    char *key;   /* as written in the unit: "net.ipv4.ip_forward" */
+    char *key; /* as written in the unit: "net.ipv4.ip_forward" */
 };
 
 struct sec_plan {
     char *unit_name;
-    uint64_t caps;      /* bounding set; root's permitted = effective */
+    uint64_t caps;         /* bounding set; root's permitted = effective */
     uint64_t caps_nonroot; /* a non-root user's permitted/effective/ambient: the added ones */
     bool no_new_privs;
-    bool seccomp;       /* false = unconfined */
+    bool seccomp; /* false = unconfined */
     struct secfilter filter;
     struct sec_rlimit *rlimits;
     size_t n_rlimits;
@@ -60,7 +60,7 @@ int sec_apply_sysctl(const struct sec_plan *p, int procsys_fd, struct err *err);
  * ambient; PR_SET_NO_NEW_PRIVS; LSM exec label; seccomp (loaded before the cap drop instead
  * when no_new_privs is off, since loading then needs CAP_SYS_ADMIN). No allocation. */
 int sec_apply_child(const struct sec_plan *p, uid_t uid, gid_t gid, const gid_t *groups,
-        size_t n_groups, struct err *err);
+                    size_t n_groups, struct err *err);
 
 /* Pure checks usable by validation (unit_check / validate) without side effects: */
 /* Is sysctl key allowed given u's namespaces? 0, or -EPERM with a message naming the key. */

@@ -47,76 +47,77 @@ struct sf_rule {
 
 /* ---- built-in default profile (moby profiles/seccomp/default.json, same effect) ---- */
 
-static const char *const sf_allow[] = {"accept", "accept4", "access", "adjtimex", "alarm",
-        "bind", "brk", "cachestat", "capget", "capset", "chdir", "chmod", "chown", "chown32",
-        "clock_adjtime", "clock_adjtime64", "clock_getres", "clock_getres_time64",
-        "clock_gettime", "clock_gettime64", "clock_nanosleep", "clock_nanosleep_time64", "close",
-        "close_range", "connect", "copy_file_range", "creat", "dup", "dup2", "dup3",
-        "epoll_create", "epoll_create1", "epoll_ctl", "epoll_ctl_old", "epoll_pwait",
-        "epoll_pwait2", "epoll_wait", "epoll_wait_old", "eventfd", "eventfd2", "execve",
-        "execveat", "exit", "exit_group", "faccessat", "faccessat2", "fadvise64",
-        "fadvise64_64", "fallocate", "fanotify_mark", "fchdir", "fchmod", "fchmodat",
-        "fchmodat2", "fchown", "fchown32", "fchownat", "fcntl", "fcntl64", "fdatasync",
-        "fgetxattr", "flistxattr", "flock", "fork", "fremovexattr", "fsetxattr", "fstat",
-        "fstat64", "fstatat64", "fstatfs", "fstatfs64", "fsync", "ftruncate", "ftruncate64",
-        "futex", "futex_requeue", "futex_time64", "futex_wait", "futex_waitv", "futex_wake",
-        "futimesat", "getcpu", "getcwd", "getdents", "getdents64", "getegid", "getegid32",
-        "geteuid", "geteuid32", "getgid", "getgid32", "getgroups", "getgroups32", "getitimer",
-        "getpeername", "getpgid", "getpgrp", "getpid", "getppid", "getpriority", "getrandom",
-        "getresgid", "getresgid32", "getresuid", "getresuid32", "getrlimit", "get_robust_list",
-        "getrusage", "getsid", "getsockname", "getsockopt", "get_thread_area", "gettid",
-        "gettimeofday", "getuid", "getuid32", "getxattr", "inotify_add_watch", "inotify_init",
-        "inotify_init1", "inotify_rm_watch", "io_cancel", "ioctl", "io_destroy",
-        "io_getevents", "io_pgetevents", "io_pgetevents_time64", "ioprio_get", "ioprio_set",
-        "io_setup", "io_submit", "io_uring_enter", "io_uring_register", "io_uring_setup",
-        "ipc", "kill", "landlock_add_rule", "landlock_create_ruleset",
-        "landlock_restrict_self", "lchown", "lchown32", "lgetxattr", "link", "linkat", "listen",
-        "listxattr", "llistxattr", "_llseek", "lremovexattr", "lseek", "lsetxattr", "lstat",
-        "lstat64", "madvise", "map_shadow_stack", "membarrier", "memfd_create", "memfd_secret",
-        "mincore", "mkdir", "mkdirat", "mknod", "mknodat", "mlock", "mlock2", "mlockall",
-        "mmap", "mmap2", "mprotect", "mq_getsetattr", "mq_notify", "mq_open",
+static const char *const sf_allow[] = {
+        "accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk", "cachestat", "capget",
+        "capset", "chdir", "chmod", "chown", "chown32", "clock_adjtime", "clock_adjtime64",
+        "clock_getres", "clock_getres_time64", "clock_gettime", "clock_gettime64",
+        "clock_nanosleep", "clock_nanosleep_time64", "close", "close_range", "connect",
+        "copy_file_range", "creat", "dup", "dup2", "dup3", "epoll_create", "epoll_create1",
+        "epoll_ctl", "epoll_ctl_old", "epoll_pwait", "epoll_pwait2", "epoll_wait", "epoll_wait_old",
+        "eventfd", "eventfd2", "execve", "execveat", "exit", "exit_group", "faccessat",
+        "faccessat2", "fadvise64", "fadvise64_64", "fallocate", "fanotify_mark", "fchdir", "fchmod",
+        "fchmodat", "fchmodat2", "fchown", "fchown32", "fchownat", "fcntl", "fcntl64", "fdatasync",
+        "fgetxattr", "flistxattr", "flock", "fork", "fremovexattr", "fsetxattr", "fstat", "fstat64",
+        "fstatat64", "fstatfs", "fstatfs64", "fsync", "ftruncate", "ftruncate64", "futex",
+        "futex_requeue", "futex_time64", "futex_wait", "futex_waitv", "futex_wake", "futimesat",
+        "getcpu", "getcwd", "getdents", "getdents64", "getegid", "getegid32", "geteuid",
+        "geteuid32", "getgid", "getgid32", "getgroups", "getgroups32", "getitimer", "getpeername",
+        "getpgid", "getpgrp", "getpid", "getppid", "getpriority", "getrandom", "getresgid",
+        "getresgid32", "getresuid", "getresuid32", "getrlimit", "get_robust_list", "getrusage",
+        "getsid", "getsockname", "getsockopt", "get_thread_area", "gettid", "gettimeofday",
+        "getuid", "getuid32", "getxattr", "inotify_add_watch", "inotify_init", "inotify_init1",
+        "inotify_rm_watch", "io_cancel", "ioctl", "io_destroy", "io_getevents", "io_pgetevents",
+        "io_pgetevents_time64", "ioprio_get", "ioprio_set", "io_setup", "io_submit",
+        "io_uring_enter", "io_uring_register", "io_uring_setup", "ipc", "kill", "landlock_add_rule",
+        "landlock_create_ruleset", "landlock_restrict_self", "lchown", "lchown32", "lgetxattr",
+        "link", "linkat", "listen", "listxattr", "llistxattr", "_llseek", "lremovexattr", "lseek",
+        "lsetxattr", "lstat", "lstat64", "madvise", "map_shadow_stack", "membarrier",
+        "memfd_create", "memfd_secret", "mincore", "mkdir", "mkdirat", "mknod", "mknodat", "mlock",
+        "mlock2", "mlockall", "mmap", "mmap2", "mprotect", "mq_getsetattr", "mq_notify", "mq_open",
         "mq_timedreceive", "mq_timedreceive_time64", "mq_timedsend", "mq_timedsend_time64",
         "mq_unlink", "mremap", "msgctl", "msgget", "msgrcv", "msgsnd", "msync", "munlock",
         "munlockall", "munmap", "name_to_handle_at", "nanosleep", "newfstatat", "_newselect",
-        "open", "openat", "openat2", "pause", "pidfd_open", "pidfd_send_signal", "pipe",
-        "pipe2", "pkey_alloc", "pkey_free", "pkey_mprotect", "poll", "ppoll", "ppoll_time64",
-        "prctl", "pread64", "preadv", "preadv2", "prlimit64", "process_mrelease", "pselect6",
+        "open", "openat", "openat2", "pause", "pidfd_open", "pidfd_send_signal", "pipe", "pipe2",
+        "pkey_alloc", "pkey_free", "pkey_mprotect", "poll", "ppoll", "ppoll_time64", "prctl",
+        "pread64", "preadv", "preadv2", "prlimit64", "process_mrelease", "pselect6",
         "pselect6_time64", "pwrite64", "pwritev", "pwritev2", "read", "readahead", "readlink",
         "readlinkat", "readv", "recv", "recvfrom", "recvmmsg", "recvmmsg_time64", "recvmsg",
-        "remap_file_pages", "removexattr", "rename", "renameat", "renameat2",
-        "restart_syscall", "rmdir", "rseq", "rt_sigaction", "rt_sigpending", "rt_sigprocmask",
-        "rt_sigqueueinfo", "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait",
-        "rt_sigtimedwait_time64", "rt_tgsigqueueinfo", "sched_getaffinity", "sched_getattr",
-        "sched_getparam", "sched_get_priority_max", "sched_get_priority_min",
-        "sched_getscheduler", "sched_rr_get_interval", "sched_rr_get_interval_time64",
-        "sched_setaffinity", "sched_setattr", "sched_setparam", "sched_setscheduler",
-        "sched_yield", "seccomp", "select", "semctl", "semget", "semop", "semtimedop",
-        "semtimedop_time64", "send", "sendfile", "sendfile64", "sendmmsg", "sendmsg", "sendto",
-        "setfsgid", "setfsgid32", "setfsuid", "setfsuid32", "setgid", "setgid32", "setgroups",
-        "setgroups32", "setitimer", "setpgid", "setpriority", "setregid", "setregid32",
-        "setresgid", "setresgid32", "setresuid", "setresuid32", "setreuid", "setreuid32",
-        "setrlimit", "set_robust_list", "setsid", "setsockopt", "set_thread_area",
-        "set_tid_address", "setuid", "setuid32", "setxattr", "shmat", "shmctl", "shmdt",
-        "shmget", "shutdown", "sigaltstack", "signalfd", "signalfd4", "sigprocmask",
-        "sigreturn", "socketcall", "socketpair", "splice", "stat", "stat64", "statfs",
-        "statfs64", "statx", "symlink", "symlinkat", "sync", "sync_file_range", "syncfs",
+        "remap_file_pages", "removexattr", "rename", "renameat", "renameat2", "restart_syscall",
+        "rmdir", "rseq", "rt_sigaction", "rt_sigpending", "rt_sigprocmask", "rt_sigqueueinfo",
+        "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64",
+        "rt_tgsigqueueinfo", "sched_getaffinity", "sched_getattr", "sched_getparam",
+        "sched_get_priority_max", "sched_get_priority_min", "sched_getscheduler",
+        "sched_rr_get_interval", "sched_rr_get_interval_time64", "sched_setaffinity",
+        "sched_setattr", "sched_setparam", "sched_setscheduler", "sched_yield", "seccomp", "select",
+        "semctl", "semget", "semop", "semtimedop", "semtimedop_time64", "send", "sendfile",
+        "sendfile64", "sendmmsg", "sendmsg", "sendto", "setfsgid", "setfsgid32", "setfsuid",
+        "setfsuid32", "setgid", "setgid32", "setgroups", "setgroups32", "setitimer", "setpgid",
+        "setpriority", "setregid", "setregid32", "setresgid", "setresgid32", "setresuid",
+        "setresuid32", "setreuid", "setreuid32", "setrlimit", "set_robust_list", "setsid",
+        "setsockopt", "set_thread_area", "set_tid_address", "setuid", "setuid32", "setxattr",
+        "shmat", "shmctl", "shmdt", "shmget", "shutdown", "sigaltstack", "signalfd", "signalfd4",
+        "sigprocmask", "sigreturn", "socketcall", "socketpair", "splice", "stat", "stat64",
+        "statfs", "statfs64", "statx", "symlink", "symlinkat", "sync", "sync_file_range", "syncfs",
         "sysinfo", "tee", "tgkill", "time", "timer_create", "timer_delete", "timer_getoverrun",
-        "timer_gettime", "timer_gettime64", "timer_settime", "timer_settime64",
-        "timerfd_create", "timerfd_gettime", "timerfd_gettime64", "timerfd_settime",
-        "timerfd_settime64", "times", "tkill", "truncate", "truncate64", "ugetrlimit", "umask",
-        "uname", "unlink", "unlinkat", "utime", "utimensat", "utimensat_time64", "utimes",
-        "vfork", "vmsplice", "wait4", "waitid", "waitpid", "write", "writev",
+        "timer_gettime", "timer_gettime64", "timer_settime", "timer_settime64", "timerfd_create",
+        "timerfd_gettime", "timerfd_gettime64", "timerfd_settime", "timerfd_settime64", "times",
+        "tkill", "truncate", "truncate64", "ugetrlimit", "umask", "uname", "unlink", "unlinkat",
+        "utime", "utimensat", "utimensat_time64", "utimes", "vfork", "vmsplice", "wait4", "waitid",
+        "waitpid", "write", "writev",
         /* ptrace family: allowed by docker on kernels >= 4.8 (seccomp can no longer be
          * bypassed through ptrace there) */
         "process_vm_readv", "process_vm_writev", "ptrace",
         /* x86 family only (names unknown on other arches are skipped) */
         "arch_prctl", "modify_ldt", NULL};
 
-static const char *const sf_sys_admin[] = {"bpf", "clone", "clone3", "fanotify_init",
-        "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie", "mount", "mount_setattr",
-        "move_mount", "open_tree", "perf_event_open", "quotactl", "quotactl_fd",
-        "setdomainname", "sethostname", "setns", "syslog", "umount", "umount2", "unshare",
-        NULL};
+static const char *const sf_sys_admin[] = {"bpf",           "clone",           "clone3",
+                                           "fanotify_init", "fsconfig",        "fsmount",
+                                           "fsopen",        "fspick",          "lookup_dcookie",
+                                           "mount",         "mount_setattr",   "move_mount",
+                                           "open_tree",     "perf_event_open", "quotactl",
+                                           "quotactl_fd",   "setdomainname",   "sethostname",
+                                           "setns",         "syslog",          "umount",
+                                           "umount2",       "unshare",         NULL};
 
 struct sf_cap_group {
     int cap;
@@ -162,7 +163,8 @@ struct sf_builder {
     char **warnings;
 };
 
-static void sf_warn(struct sf_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sf_warn(struct sf_builder *b, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 static void sf_warn(struct sf_builder *b, const char *fmt, ...)
 {
     char buf[256];
@@ -177,7 +179,7 @@ static void sf_warn(struct sf_builder *b, const char *fmt, ...)
 }
 
 static int sf_add_one(scmp_filter_ctx ctx, const struct sf_rule *rule, int nr, bool same_index,
-        const struct scmp_arg_cmp *cmp)
+                      const struct scmp_arg_cmp *cmp)
 {
     int r = 0;
 
@@ -194,14 +196,14 @@ static int sf_add_one(scmp_filter_ctx ctx, const struct sf_rule *rule, int nr, b
 /* Adds one rule for every name. Names this libseccomp does not know are warnings (strict)
  * or skipped silently (the built-in table lists names of newer kernels and other arches). */
 static int sf_add_rule(struct sf_builder *b, const struct sf_rule *rule, bool strict,
-        struct err *err)
+                       struct err *err)
 {
     struct scmp_arg_cmp cmp[SF_MAX_ARGS];
     bool same_index = false;
 
     for (size_t i = 0; i < rule->n_args; i++) {
-        cmp[i] = (struct scmp_arg_cmp){rule->args[i].index, rule->args[i].op,
-                rule->args[i].value, rule->args[i].value_two};
+        cmp[i] = (struct scmp_arg_cmp){rule->args[i].index, rule->args[i].op, rule->args[i].value,
+                                       rule->args[i].value_two};
         for (size_t j = 0; j < i; j++)
             if (rule->args[j].index == rule->args[i].index)
                 same_index = true;
@@ -225,8 +227,7 @@ static int sf_add_rule(struct sf_builder *b, const struct sf_rule *rule, bool st
         if (r == -ENOMEM)
             return err_set(err, ENOMEM, "%s: add rule for '%s'", b->origin, name);
         if (r < 0 && strict)
-            sf_warn(b, "%s: rule for '%s' not added (%s), ignoring", b->origin, name,
-                    strerror(-r));
+            sf_warn(b, "%s: rule for '%s' not added (%s), ignoring", b->origin, name, strerror(-r));
     }
     return 0;
 }
@@ -246,7 +247,7 @@ static scmp_filter_ctx sf_ctx_new(uint32_t default_action)
 }
 
 static int sf_builder_init(struct sf_builder *b, uint32_t default_action, const char *origin,
-        struct err *err)
+                           struct err *err)
 {
     *b = (struct sf_builder){.default_action = default_action, .origin = origin};
     b->ctx = sf_ctx_new(default_action);
@@ -285,8 +286,7 @@ static int sf_add_arch(struct sf_builder *b, uint32_t arch, bool strict, struct 
     if (r == -ENOMEM)
         return err_set(err, ENOMEM, "%s: seccomp_arch_add", b->origin);
     if (strict)
-        sf_warn(b, "%s: architecture %#x not added (%s), ignoring", b->origin, arch,
-                strerror(-r));
+        sf_warn(b, "%s: architecture %#x not added (%s), ignoring", b->origin, arch, strerror(-r));
     return 0;
 }
 
@@ -319,7 +319,7 @@ static int sf_add_enosys_stub(struct sf_builder *b, struct err *err)
     int last = -1;
 
     if (b->default_action == SCMP_ACT_ALLOW || b->default_action == SCMP_ACT_LOG ||
-            b->default_action == SCMP_ACT_ERRNO(ENOSYS))
+        b->default_action == SCMP_ACT_ERRNO(ENOSYS))
         return 0;
     for (int nr = 0; nr < 1024; nr++) {
         char *name = seccomp_syscall_resolve_num_arch(native, nr);
@@ -364,9 +364,9 @@ static int sf_export(struct sf_builder *b, struct secfilter *ret, struct err *er
     if (fstat(fd, &st) < 0)
         return err_set(err, errno, "%s: fstat exported filter", b->origin);
     if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 ||
-            st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
-        return err_setx(err, E2BIG, "%s: exported filter has a bad size (%lld bytes)",
-                b->origin, (long long)st.st_size);
+        st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        return err_setx(err, E2BIG, "%s: exported filter has a bad size (%lld bytes)", b->origin,
+                        (long long)st.st_size);
     insns = malloc((size_t)st.st_size);
     if (!insns)
         return err_set(err, ENOMEM, "%s: export filter", b->origin);
@@ -376,8 +376,8 @@ static int sf_export(struct sf_builder *b, struct secfilter *ret, struct err *er
         return err_set(err, e, "%s: read exported filter", b->origin);
     }
     *ret = (struct secfilter){.insns = insns,
-            .n_insns = (size_t)st.st_size / sizeof(struct sock_filter),
-            .warnings = TAKE_PTR(b->warnings)};
+                              .n_insns = (size_t)st.st_size / sizeof(struct sock_filter),
+                              .warnings = TAKE_PTR(b->warnings)};
     return 0;
 }
 
@@ -396,36 +396,41 @@ static int sf_compile_default(uint64_t caps, struct secfilter *ret, struct err *
     /* socket: everything but AF_VSOCK (host communication channel). */
     if (r == 0)
         r = sf_add_rule(&b,
-                &(struct sf_rule){(const char *const[]){"socket", NULL}, SCMP_ACT_ALLOW,
-                        {{0, AF_VSOCK_NR, 0, SCMP_CMP_NE}}, 1},
-                false, err);
+                        &(struct sf_rule){(const char *const[]){"socket", NULL},
+                                          SCMP_ACT_ALLOW,
+                                          {{0, AF_VSOCK_NR, 0, SCMP_CMP_NE}},
+                                          1},
+                        false, err);
     for (size_t i = 0; r == 0 && i < ARRAY_SIZE(sf_personality_ok); i++)
         r = sf_add_rule(&b,
-                &(struct sf_rule){(const char *const[]){"personality", NULL}, SCMP_ACT_ALLOW,
-                        {{0, sf_personality_ok[i], 0, SCMP_CMP_EQ}}, 1},
-                false, err);
+                        &(struct sf_rule){(const char *const[]){"personality", NULL},
+                                          SCMP_ACT_ALLOW,
+                                          {{0, sf_personality_ok[i], 0, SCMP_CMP_EQ}},
+                                          1},
+                        false, err);
     if (r == 0 && (caps & CAPM(CAP_SYS_ADMIN)))
-        r = sf_add_rule(&b, &(struct sf_rule){sf_sys_admin, SCMP_ACT_ALLOW},
-                false, err);
+        r = sf_add_rule(&b, &(struct sf_rule){sf_sys_admin, SCMP_ACT_ALLOW}, false, err);
     if (r == 0 && !(caps & CAPM(CAP_SYS_ADMIN))) {
         /* clone without any namespace flag only: a container without CAP_SYS_ADMIN must
          * not create namespaces (user namespaces are the usual kernel attack surface). */
         r = sf_add_rule(&b,
-                &(struct sf_rule){(const char *const[]){"clone", NULL}, SCMP_ACT_ALLOW,
-                        {{0, SF_CLONE_NS_FLAGS, 0, SCMP_CMP_MASKED_EQ}}, 1},
-                false, err);
+                        &(struct sf_rule){(const char *const[]){"clone", NULL},
+                                          SCMP_ACT_ALLOW,
+                                          {{0, SF_CLONE_NS_FLAGS, 0, SCMP_CMP_MASKED_EQ}},
+                                          1},
+                        false, err);
         /* clone3 passes flags in memory that seccomp cannot read: ENOSYS makes glibc fall
          * back to clone(), which the rule above can check. */
         if (r == 0)
             r = sf_add_rule(&b,
-                    &(struct sf_rule){(const char *const[]){"clone3", NULL}, SCMP_ACT_ERRNO(ENOSYS)},
-                    false, err);
+                            &(struct sf_rule){(const char *const[]){"clone3", NULL},
+                                              SCMP_ACT_ERRNO(ENOSYS)},
+                            false, err);
     }
     for (size_t i = 0; r == 0 && i < ARRAY_SIZE(sf_cap_groups); i++)
         if (caps & CAPM(sf_cap_groups[i].cap))
-            r = sf_add_rule(&b,
-                    &(struct sf_rule){sf_cap_groups[i].names, SCMP_ACT_ALLOW},
-                    false, err);
+            r = sf_add_rule(&b, &(struct sf_rule){sf_cap_groups[i].names, SCMP_ACT_ALLOW}, false,
+                            err);
     if (r == 0)
         r = sf_export(&b, ret, err);
     sf_builder_done(&b);
@@ -439,7 +444,7 @@ static int sf_compile_default(uint64_t caps, struct secfilter *ret, struct err *
 #define SF_MEM_CACHE     8
 #define SF_CACHE_MAGIC   "MGRBPF01"
 
-#define SF_KEY_LEN       96
+#define SF_KEY_LEN 96
 
 struct sf_cache_hdr {
     char magic[8];
@@ -475,7 +480,7 @@ static void sf_cache_key(uint64_t caps, char key[SF_KEY_LEN])
 
     memset(key, 0, SF_KEY_LEN);
     snprintf(key, SF_KEY_LEN, "%s %u.%u.%u %#x %016llx", SF_TABLE_VERSION, v ? v->major : 0,
-            v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native(), (unsigned long long)caps);
+             v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native(), (unsigned long long)caps);
 }
 
 static int sf_dup_insns(const struct sock_filter *in, size_t n, struct secfilter *ret)
@@ -527,19 +532,18 @@ static int sf_disk_get(const char key[SF_KEY_LEN], struct secfilter *ret)
     if (fd < 0)
         return -errno;
     /* A program we load into every container: only trust a file we wrote ourselves. */
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-            (st.st_mode & 0022))
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022))
         return -EPERM;
     if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-            memcmp(h.magic, SF_CACHE_MAGIC, 8) != 0 || memcmp(h.key, key, SF_KEY_LEN) != 0 ||
-            h.n_insns == 0 || h.n_insns > BPF_MAXINSNS ||
-            (uint64_t)st.st_size != sizeof(h) + h.n_insns * sizeof(struct sock_filter))
+        memcmp(h.magic, SF_CACHE_MAGIC, 8) != 0 || memcmp(h.key, key, SF_KEY_LEN) != 0 ||
+        h.n_insns == 0 || h.n_insns > BPF_MAXINSNS ||
+        (uint64_t)st.st_size != sizeof(h) + h.n_insns * sizeof(struct sock_filter))
         return -EBADMSG;
     insns = malloc(h.n_insns * sizeof(*insns));
     if (!insns)
         return -ENOMEM;
     if (pread(fd, insns, h.n_insns * sizeof(*insns), sizeof(h)) !=
-            (ssize_t)(h.n_insns * sizeof(*insns))) {
+        (ssize_t)(h.n_insns * sizeof(*insns))) {
         free(insns);
         return -EIO;
     }
@@ -699,8 +703,8 @@ static int sf_kernel_at_least(const char *want)
 /* Evaluates an includes/excludes object: 1 when it matches the container (all listed caps
  * present / native arch listed / kernel new enough), 0 otherwise; for excludes, "matches"
  * means any listed cap or arch applies. */
-static int sf_filter_matches(json_t *obj, uint64_t caps, bool any, const char *origin,
-        size_t idx, struct err *err)
+static int sf_filter_matches(json_t *obj, uint64_t caps, bool any, const char *origin, size_t idx,
+                             struct err *err)
 {
     json_t *a, *v;
     size_t i;
@@ -709,16 +713,17 @@ static int sf_filter_matches(json_t *obj, uint64_t caps, bool any, const char *o
     if (!obj || json_is_null(obj))
         return any ? 0 : 1;
     if (!json_is_object(obj))
-        return err_setx(err, EINVAL, "%s: syscalls[%zu]: includes/excludes must be objects",
-                origin, idx);
+        return err_setx(err, EINVAL, "%s: syscalls[%zu]: includes/excludes must be objects", origin,
+                        idx);
     a = json_object_get(obj, "caps");
     if (a && json_is_array(a))
-        json_array_foreach(a, i, v) {
+        json_array_foreach(a, i, v)
+        {
             int c = json_is_string(v) ? caps_from_name(json_string_value(v)) : -EINVAL;
             bool have;
             if (c < 0 || c == CAPS_ALL)
                 return err_setx(err, EINVAL, "%s: syscalls[%zu]: unknown capability in caps",
-                        origin, idx);
+                                origin, idx);
             have = caps & CAPM(c);
             seen = true;
             matched_any |= have;
@@ -727,7 +732,8 @@ static int sf_filter_matches(json_t *obj, uint64_t caps, bool any, const char *o
     a = json_object_get(obj, "arches");
     if (a && json_is_array(a)) {
         bool arch_hit = false;
-        json_array_foreach(a, i, v) {
+        json_array_foreach(a, i, v)
+        {
             if (json_is_string(v) && STREQ(json_string_value(v), sf_native_goarch()))
                 arch_hit = true;
         }
@@ -742,7 +748,7 @@ static int sf_filter_matches(json_t *obj, uint64_t caps, bool any, const char *o
         int k = sf_kernel_at_least(json_string_value(v));
         if (k < 0)
             return err_setx(err, EINVAL, "%s: syscalls[%zu]: bad minKernel '%s'", origin, idx,
-                    json_string_value(v));
+                            json_string_value(v));
         seen = true;
         matched_any |= k;
         all &= k;
@@ -753,7 +759,7 @@ static int sf_filter_matches(json_t *obj, uint64_t caps, bool any, const char *o
 }
 
 static int sf_parse_args(json_t *args, struct sf_rule *rule, const char *origin, size_t idx,
-        struct err *err)
+                         struct err *err)
 {
     json_t *a;
     size_t i;
@@ -762,23 +768,24 @@ static int sf_parse_args(json_t *args, struct sf_rule *rule, const char *origin,
         return 0;
     if (!json_is_array(args) || json_array_size(args) > SF_MAX_ARGS)
         return err_setx(err, EINVAL, "%s: syscalls[%zu].args: expected an array of at most %d",
-                origin, idx, SF_MAX_ARGS);
-    json_array_foreach(args, i, a) {
+                        origin, idx, SF_MAX_ARGS);
+    json_array_foreach(args, i, a)
+    {
         json_t *ix = json_object_get(a, "index"), *val = json_object_get(a, "value");
         json_t *v2 = json_object_get(a, "valueTwo"), *op = json_object_get(a, "op");
         struct sf_arg *arg = &rule->args[i];
 
         if (!json_is_integer(ix) || json_integer_value(ix) < 0 || json_integer_value(ix) > 5)
-            return err_setx(err, EINVAL, "%s: syscalls[%zu].args[%zu].index: expected 0..5",
-                    origin, idx, i);
+            return err_setx(err, EINVAL, "%s: syscalls[%zu].args[%zu].index: expected 0..5", origin,
+                            idx, i);
         /* jansson reads integers as signed 64-bit; values above INT64_MAX do not occur in
          * practice (0xffffffff does, and fits). */
         if (!json_is_integer(val) || (v2 && !json_is_null(v2) && !json_is_integer(v2)))
             return err_setx(err, EINVAL, "%s: syscalls[%zu].args[%zu]: value must be an integer",
-                    origin, idx, i);
+                            origin, idx, i);
         if (!json_is_string(op) || sf_parse_op(json_string_value(op), &arg->op) < 0)
             return err_setx(err, EINVAL, "%s: syscalls[%zu].args[%zu]: unknown op '%s'", origin,
-                    idx, i, json_is_string(op) ? json_string_value(op) : "?");
+                            idx, i, json_is_string(op) ? json_string_value(op) : "?");
         arg->index = (unsigned)json_integer_value(ix);
         arg->value = (uint64_t)json_integer_value(val);
         arg->value_two = json_is_integer(v2) ? (uint64_t)json_integer_value(v2) : 0;
@@ -795,7 +802,8 @@ static int sf_json_arches(struct sf_builder *b, json_t *root, struct err *err)
     int r;
 
     if (archs && json_is_array(archs) && json_array_size(archs) > 0) {
-        json_array_foreach(archs, i, v) {
+        json_array_foreach(archs, i, v)
+        {
             uint32_t a = json_is_string(v) ? sf_arch_from_json(json_string_value(v)) : 0;
             if (a == 0) {
                 sf_warn(b, "%s: unknown architecture '%s', ignoring", b->origin,
@@ -813,14 +821,16 @@ static int sf_json_arches(struct sf_builder *b, json_t *root, struct err *err)
     /* Docker's archMap: the entry of the native arch names its sub-architectures. */
     map = json_object_get(root, "archMap");
     if (map && json_is_array(map)) {
-        json_array_foreach(map, i, v) {
+        json_array_foreach(map, i, v)
+        {
             json_t *arch = json_object_get(v, "architecture"), *subs, *s;
             size_t j;
             if (!json_is_string(arch) || sf_arch_from_json(json_string_value(arch)) != native)
                 continue;
             subs = json_object_get(v, "subArchitectures");
             if (json_is_array(subs))
-                json_array_foreach(subs, j, s) {
+                json_array_foreach(subs, j, s)
+                {
                     uint32_t a = json_is_string(s) ? sf_arch_from_json(json_string_value(s)) : 0;
                     if (a == 0)
                         continue;
@@ -834,7 +844,7 @@ static int sf_json_arches(struct sf_builder *b, json_t *root, struct err *err)
 }
 
 int secfilter_build_json(const char *json, size_t len, const char *origin, uint64_t caps,
-        struct secfilter *ret, struct err *err)
+                         struct secfilter *ret, struct err *err)
 {
     json_error_t jerr;
     json_t *root, *da, *der, *calls, *c;
@@ -852,9 +862,8 @@ int secfilter_build_json(const char *json, size_t len, const char *origin, uint6
     }
     da = json_object_get(root, "defaultAction");
     der = json_object_get(root, "defaultErrnoRet");
-    if (!json_is_string(da) ||
-            sf_parse_action(json_string_value(da), json_integer_value(der), json_is_integer(der),
-                    &default_action) < 0) {
+    if (!json_is_string(da) || sf_parse_action(json_string_value(da), json_integer_value(der),
+                                               json_is_integer(der), &default_action) < 0) {
         r = err_setx(err, EINVAL, "%s: defaultAction: missing or unknown action", origin);
         goto out;
     }
@@ -870,7 +879,8 @@ int secfilter_build_json(const char *json, size_t len, const char *origin, uint6
         r = err_setx(err, EINVAL, "%s: syscalls: expected an array", origin);
         goto out;
     }
-    json_array_foreach(calls, i, c) {
+    json_array_foreach(calls, i, c)
+    {
         json_t *names = json_object_get(c, "names"), *name = json_object_get(c, "name");
         json_t *act = json_object_get(c, "action"), *er = json_object_get(c, "errnoRet");
         struct sf_rule rule = {0};
@@ -882,11 +892,10 @@ int secfilter_build_json(const char *json, size_t len, const char *origin, uint6
             r = err_setx(err, EINVAL, "%s: syscalls[%zu]: expected an object", origin, i);
             goto out;
         }
-        if (!json_is_string(act) || sf_parse_action(json_string_value(act),
-                                            json_integer_value(er), json_is_integer(er),
-                                            &rule.action) < 0) {
+        if (!json_is_string(act) || sf_parse_action(json_string_value(act), json_integer_value(er),
+                                                    json_is_integer(er), &rule.action) < 0) {
             r = err_setx(err, EINVAL, "%s: syscalls[%zu].action: missing or unknown action '%s'",
-                    origin, i, json_is_string(act) ? json_string_value(act) : "?");
+                         origin, i, json_is_string(act) ? json_string_value(act) : "?");
             goto out;
         }
         r = sf_filter_matches(json_object_get(c, "includes"), caps, false, origin, i, err);
@@ -907,11 +916,12 @@ int secfilter_build_json(const char *json, size_t len, const char *origin, uint6
             goto out;
         }
         if (json_is_array(names))
-            json_array_foreach(names, j, n) {
+            json_array_foreach(names, j, n)
+            {
                 if (!json_is_string(n) || strv_push(&nv, json_string_value(n)) < 0) {
                     strv_free(nv);
-                    r = err_setx(err, EINVAL, "%s: syscalls[%zu].names: expected strings",
-                            origin, i);
+                    r = err_setx(err, EINVAL, "%s: syscalls[%zu].names: expected strings", origin,
+                                 i);
                     goto out;
                 }
             }
@@ -932,8 +942,7 @@ out:
     return r;
 }
 
-int secfilter_build_file(const char *path, uint64_t caps, struct secfilter *ret,
-        struct err *err)
+int secfilter_build_file(const char *path, uint64_t caps, struct secfilter *ret, struct err *err)
 {
     _cleanup_free_ char *text = NULL;
     size_t len = 0;

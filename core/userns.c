@@ -33,14 +33,14 @@ int userns_parse_subid(const char *text, const char *user, uint32_t *ret_start)
         char buf[128];
 
         if (len < sizeof(buf) && len > ulen + 1 && strncmp(line, user, ulen) == 0 &&
-                line[ulen] == ':') {
+            line[ulen] == ':') {
             unsigned long long start, count;
             char extra;
             memcpy(buf, line + ulen + 1, len - ulen - 1);
             buf[len - ulen - 1] = 0;
             if (sscanf(buf, "%llu:%llu%c", &start, &count, &extra) == 2 &&
-                    count >= USERNS_DEFAULT_COUNT && start > 0 &&
-                    start + USERNS_DEFAULT_COUNT <= UINT32_MAX) {
+                count >= USERNS_DEFAULT_COUNT && start > 0 &&
+                start + USERNS_DEFAULT_COUNT <= UINT32_MAX) {
                 *ret_start = (uint32_t)start;
                 return 0;
             }
@@ -57,13 +57,13 @@ static uint32_t userns_default_start(const char *file)
     uint32_t start;
 
     if (read_file_at(AT_FDCWD, file, USERNS_SUBID_MAX, &text, &len) == 0 &&
-            userns_parse_subid(text, USERNS_SUBID_USER, &start) == 0)
+        userns_parse_subid(text, USERNS_SUBID_USER, &start) == 0)
         return start;
     return USERNS_FALLBACK_START;
 }
 
 static int userns_copy_or_default(const struct id_map *m, size_t n, const char *subid_file,
-        struct id_map **ret, size_t *ret_n)
+                                  struct id_map **ret, size_t *ret_n)
 {
     struct id_map *out;
 
@@ -85,14 +85,13 @@ static int userns_copy_or_default(const struct id_map *m, size_t n, const char *
 }
 
 int userns_resolve_maps(const struct unit *u, struct id_map **ret_uid, size_t *ret_n_uid,
-        struct id_map **ret_gid, size_t *ret_n_gid, struct err *err)
+                        struct id_map **ret_gid, size_t *ret_n_gid, struct err *err)
 {
     struct id_map *um = NULL, *gm = NULL;
     size_t nu = 0, ng = 0;
 
     if (userns_copy_or_default(u->sec.uid_map, u->sec.n_uid_map, "/etc/subuid", &um, &nu) < 0 ||
-            userns_copy_or_default(u->sec.gid_map, u->sec.n_gid_map, "/etc/subgid", &gm, &ng) <
-                    0) {
+        userns_copy_or_default(u->sec.gid_map, u->sec.n_gid_map, "/etc/subgid", &gm, &ng) < 0) {
         free(um);
         return err_set(err, ENOMEM, "unit '%s': user namespace maps", u->name);
     }
@@ -111,8 +110,7 @@ int userns_format_map(const struct id_map *m, size_t n, char *buf, size_t len)
         return -ENOBUFS;
     buf[0] = 0;
     for (size_t i = 0; i < n; i++) {
-        int k = snprintf(buf + off, len - off, "%u %u %u\n", m[i].inside, m[i].outside,
-                m[i].count);
+        int k = snprintf(buf + off, len - off, "%u %u %u\n", m[i].inside, m[i].outside, m[i].count);
         if (k < 0 || (size_t)k >= len - off)
             return -ENOBUFS;
         off += (size_t)k;
@@ -173,7 +171,7 @@ int userns_allow_traverse(const char *base, const char *path, struct err *err)
     char buf[PATH_MAX];
 
     if (strncmp(path, base, blen) != 0 || (path[blen] != '/' && path[blen] != 0) ||
-            strlen(path) >= sizeof(buf))
+        strlen(path) >= sizeof(buf))
         return err_setx(err, EINVAL, "'%s' is not below '%s'", path, base);
     snprintf(buf, sizeof(buf), "%s", path);
     /* From path up to and including base: each directory gets o+x. */
@@ -204,7 +202,8 @@ int userns_allow_traverse(const char *base, const char *path, struct err *err)
         else
             *slash = 0;
         if (stat(buf, &st) == 0 && !(st.st_mode & S_IXOTH))
-            return err_setx(err, EACCES,
+            return err_setx(
+                    err, EACCES,
                     "'%s' (mode %04o) is not traversable by others: the container's root in "
                     "its user namespace could not reach its rootfs under '%s' (chmod o+x)",
                     buf, (unsigned)(st.st_mode & 07777), base);
@@ -267,8 +266,8 @@ out:
     return r;
 }
 
-int userns_idmap_layers(const struct unit *u, char *const *lower, const char *dst_dir,
-        char ***ret, struct err *err)
+int userns_idmap_layers(const struct unit *u, char *const *lower, const char *dst_dir, char ***ret,
+                        struct err *err)
 {
     _cleanup_close_ int nsfd = -1;
     _cleanup_strv_ char **out = NULL;
@@ -350,8 +349,7 @@ int userns_become_root(struct err *err)
     return 0;
 }
 
-int userns_host_uid(const struct unit *u, uint32_t inside, uint32_t *ret_outside,
-        struct err *err)
+int userns_host_uid(const struct unit *u, uint32_t inside, uint32_t *ret_outside, struct err *err)
 {
     _cleanup_free_ struct id_map *um = NULL, *gm = NULL;
     size_t nu, ng;

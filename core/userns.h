@@ -24,7 +24,7 @@ int userns_parse_subid(const char *text, const char *user, uint32_t *ret_start);
  * else 0 -> start of the "mgr" range in /etc/subuid and /etc/subgid (65536 ids). The result
  * arrays are caller-owned (free()). */
 int userns_resolve_maps(const struct unit *u, struct id_map **ret_uid, size_t *ret_n_uid,
-        struct id_map **ret_gid, size_t *ret_n_gid, struct err *err);
+                        struct id_map **ret_gid, size_t *ret_n_gid, struct err *err);
 /* Formats a map as the kernel wants it ("inside outside count\n" lines) into buf. */
 int userns_format_map(const struct id_map *m, size_t n, char *buf, size_t len);
 /* Parent side: writes /proc/PID/uid_map, setgroups "deny" only when we are not root (never
@@ -42,8 +42,8 @@ int userns_allow_traverse(const char *base, const char *path, struct err *err);
  * needed until the child has mounted its overlay (its mount namespace keeps its copies):
  * call userns_idmap_cleanup() right after spawning. -EOPNOTSUPP/-EINVAL when the kernel or
  * the filesystem of a layer cannot idmap (the caller may go on without). */
-int userns_idmap_layers(const struct unit *u, char *const *lower, const char *dst_dir,
-        char ***ret, struct err *err);
+int userns_idmap_layers(const struct unit *u, char *const *lower, const char *dst_dir, char ***ret,
+                        struct err *err);
 /* Detaches the mounts userns_idmap_layers() made under dst_dir and removes the directories
  * (and dst_dir). Missing ones are fine. */
 void userns_idmap_cleanup(const char *dst_dir);
@@ -51,5 +51,4 @@ void userns_idmap_cleanup(const char *dst_dir);
  * setresuid(0) inside the new user namespace (keeps capabilities). */
 int userns_become_root(struct err *err);
 /* Host uid that container uid inside maps to under u's resolved map, or -ERANGE/-errno. */
-int userns_host_uid(const struct unit *u, uint32_t inside, uint32_t *ret_outside,
-        struct err *err);
+int userns_host_uid(const struct unit *u, uint32_t inside, uint32_t *ret_outside, struct err *err);
