@@ -100,6 +100,13 @@ t_add_failing_critical() {
     chmod 644 /etc/units.d/doomed.yaml
     kill -USR1 1
 }
+t_emergency_shell() {
+    for d in /proc/[0-9]*; do
+        [ "$(awk '/^PPid:/ {print $2}' $d/status 2>/dev/null)" = 1 ] &&
+            [ "$(readlink $d/exe)" = /bin/busybox ] && [ "$(tr '\0' ' ' <$d/cmdline)" = "/bin/sh " ] && return 0
+    done
+    echo "no /bin/sh child of PID 1"; return 1
+}
 t_sigusr1_survived() { kill -USR1 1 && usleep 200000 && [ -d /proc/1 ] && kill -0 1; }
 
 case $MODE in
@@ -137,6 +144,18 @@ bench)
     else
         echo "VMBENCH FAIL units did not come up"
     fi
+    ;;
+emerg)
+    # A crash of PID 1 (its SIGSEGV handler, reached here by kill) must not panic the kernel:
+    # emergency mode starts a shell on the console and keeps reaping.
+    kill -SEGV 1
+    sleep 1
+    check pid1_alive_after_crash kill -0 1
+    check emergency_shell t_emergency_shell
+    check orphan_reaped_in_emergency t_orphan_reaped
+    echo "VMTEST done"
+    sync
+    poweroff -f
     ;;
 wd)
     # PID 1 pets /dev/watchdog (i6300esb, timeout 2 s): the machine outlives 3 timeouts.
