@@ -105,6 +105,24 @@ getpid ok" "errnos under the default profile" || return 1
     assert_eq "$out" "keyctl ok" "unconfined" || return 1
 }
 
+t_seccomp_follows_caps() {
+    # Adding CAP_SYS_ADMIN opens mount/unshare in the filter too (as docker): the kernel decides.
+    local out
+    out=$(printf 'command: [/bin/sh, -c, "mount -t tmpfs none /tmp && echo mounted; /sectest syscall unshare_net clone3"]\nsecurity: {capabilities: {add: [SYS_ADMIN]}}\n' |
+        run_unit) || fail "run: $out" || return 1
+    assert_eq "$out" "mounted
+unshare_net ok
+clone3 ok" "with CAP_SYS_ADMIN" || return 1
+}
+
+t_readonly_rootfs() {
+    local out
+    out=$(printf 'command: [/bin/sh, -c, "/sectest write /etc/x y; /sectest write /tmp/x y"]\nsecurity: {readonly_rootfs: true}\nmounts: [{type: tmpfs, target: /tmp}]\n' |
+        run_unit) || fail "run: $out" || return 1
+    assert_eq "$out" "write errno=30
+write ok" "read-only root, writable tmpfs" || return 1
+}
+
 t_busybox_applets() {
     local out
     out=$(printf '%s\n' 'command: [/bin/sh, -c, "echo hi | sed s/hi/ho/; ls /bin | grep -c . >/dev/null && echo ls; ps >/dev/null && echo ps; mkdir -p /tmp/a/b && touch /tmp/a/b/c && find /tmp/a -type f; id -u; date +%Y >/dev/null && echo date; wget --help >/dev/null 2>&1; echo done"]' |
@@ -365,6 +383,8 @@ tcase caps-default t_caps_default
 tcase caps-drop-all t_caps_drop_all
 tcase caps-nonroot-net-bind-service t_caps_nonroot_net_bind
 tcase seccomp-default-errnos t_seccomp_default
+tcase seccomp-follows-capabilities t_seccomp_follows_caps
+tcase readonly-rootfs t_readonly_rootfs
 tcase busybox-applets-run t_busybox_applets
 tcase seccomp-json-profile t_seccomp_json_profile
 tcase seccomp-podman-profile t_podman_profile
