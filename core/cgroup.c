@@ -936,6 +936,17 @@ int cg_create(struct cg_manager *m, const char *name, const struct resources *r,
     struct cg_group *g = group_new(m, name);
     if (!g)
         return err_set(err, ENOMEM, "cgroup '%s'", name);
+    /* A leftover of the same name is reused only when empty; check before making anything,
+     * so that the undo below never meets a live group. */
+    struct cg_group *old = NULL;
+    if (cg_open(m, name, &old, NULL) == 0) {
+        int empty = cg_is_empty(old);
+        cg_group_free(old);
+        if (empty == 0) {
+            cg_group_free(g);
+            return err_setx(err, EBUSY, "cgroup '%s' exists and has processes", name);
+        }
+    }
     size_t made = 0;
     for (; made < ARRAY_SIZE(backends); made++) {
         if (!backends[made]->present(m))
@@ -955,7 +966,9 @@ int cg_create(struct cg_manager *m, const char *name, const struct resources *r,
     return 0;
 undo:
     err_wrap(err, "cgroup '%s'", name);
-    for (size_t i = 0; i < made; i++)
+    /* including the backend that failed half-way (some hierarchies made, not all); rmdir
+     * never removes a group that has processes, and ENOENT is fine */
+    for (size_t i = 0; i <= made && i < ARRAY_SIZE(backends); i++)
         if (backends[i]->present(m))
             (void)backends[i]->destroy(g, NULL);
     cg_group_free(g);

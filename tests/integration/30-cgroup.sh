@@ -262,6 +262,22 @@ t_reclaim() {
     drv destroy keep && "$DRV" -p "$P-out" destroy other
 }
 
+t_leftovers() {
+    # an empty half-made leftover (only in some hierarchies) is reused
+    mkdir -p "$CG/memory/$P/left" || return 1
+    drv create left --pids-max 7 || return 1
+    assert_eq "$(cat "$CG/pids/$P/left/pids.max")" 7 pids.max || return 1
+    # a group that still has processes is refused, and left alone
+    "$DRV" -p "$P" exec left -- sleep 30 &
+    local pid=$!
+    wait_for 2 nprocs_ge "$CG/pids/$P/left" 1 || return 1
+    local out; out=$(drv create left 2>&1) && { fail "live group re-created"; return 1; }
+    assert_contains "$out" "exists and has processes" || return 1
+    grep -qx "$pid" "$CG/memory/$P/left/cgroup.procs" || { fail "process moved out"; return 1; }
+    drv kill left 9; wait $pid 2>/dev/null
+    wait_for 3 drv empty left && drv destroy left
+}
+
 t_v2_controllers() {
     [ -f $CG/cgroup.controllers ] && grep -qw memory $CG/cgroup.controllers ||
         skip "no cgroup v2 hierarchy with controllers on this host (v2 limits run in the VM test)"
@@ -289,5 +305,6 @@ tcase kill-v2 t_kill_v2
 tcase events-v2 t_events
 tcase 100-cycles-leave-nothing t_cycles
 tcase reclaim-only-ours t_reclaim
+tcase leftovers t_leftovers
 tcase v2-controllers t_v2_controllers
 finish
