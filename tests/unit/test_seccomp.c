@@ -327,6 +327,41 @@ static int test_plan_from_unit(void)
     return 0;
 }
 
+/* Bad input never crashes: every prefix of a real profile and random byte mutations of it
+ * either build or fail cleanly (run under ASan/UBSan by make test). */
+static int test_json_mutations(void)
+{
+    size_t len = sizeof(docker_style) - 1;
+    char *buf = malloc(len + 1);
+    unsigned seed = 12345;
+    struct secfilter f = {0};
+    struct err e = {0};
+
+    CHECK(buf != NULL);
+    for (size_t n = 0; n < len; n += 7) {
+        int r = secfilter_build_json(docker_style, n, "prefix.json", 0, &f, &e);
+        CHECK(r == 0 || r == -EINVAL);
+        secfilter_done(&f);
+    }
+    static const char junk[] = "{}[]\",:0123456789-eE.tfnul \\\x00\xff";
+    for (int i = 0; i < 400; i++) {
+        memcpy(buf, docker_style, len);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            seed = seed * 1103515245u + 12345u;
+            buf[at] = junk[(seed >> 8) % (sizeof(junk) - 1)];
+        }
+        int r = secfilter_build_json(buf, len, "mutant.json", caps_default_mask(), &f, &e);
+        CHECK(r == 0 || r == -EINVAL || r == -ERANGE);
+        if (r < 0)
+            CHECK(e.msg[0] != 0);
+        secfilter_done(&f);
+    }
+    free(buf);
+    return 0;
+}
+
 /* In a fresh process (empty memory cache): builds the default with the disk cache in dir and
  * returns 0 when the program equals want. */
 static int build_in_child(const char *dir, const struct secfilter *want)
@@ -408,6 +443,7 @@ int main(void)
     RUN(test_json_profile);
     RUN(test_json_errors);
     RUN(test_json_docker_style);
+    RUN(test_json_mutations);
     RUN(test_plan_from_unit);
     RUN(test_cache);
     return HARNESS_END();
