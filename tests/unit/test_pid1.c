@@ -1,6 +1,7 @@
 /* Pure parts of PID 1: config from the kernel command line and init.yaml, signal mapping,
  * mount plan, shutdown phases, modules-load.d parsing; and reaping on a real child. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -242,6 +243,46 @@ static int test_hostname_file(void)
     return 0;
 }
 
+/* In a child in its own mount namespace: mounting a plan entry mounts once, the second apply
+ * sees the mount point and does nothing. */
+static int test_mount_apply_idempotent(void)
+{
+    if (geteuid() != 0)
+        SKIP("needs root (mount)");
+    char dir[] = "/tmp/mgrt-pid1m.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    pid_t c = fork();
+    if (c == 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            _exit(77);
+        char target[64];
+        snprintf(target, sizeof(target), "%s/sub/run", dir);
+        struct pid1_mount m = {"tmpfs", target, "tmpfs", "mode=0755", MS_NOSUID, false};
+        struct err e = {0};
+        if (pid1_mount_apply(&m, &e) != 0)
+            _exit(1);
+        if (pid1_mount_apply(&m, &e) != 1)
+            _exit(2);
+        struct pid1_mount bad = {"mgrt", target, "nosuchfs", NULL, 0, false};
+        umount2(target, 0);
+        if (pid1_mount_apply(&bad, &e) != -ENODEV || !strstr(e.msg, "mount nosuchfs on"))
+            _exit(3);
+        _exit(0);
+    }
+    int st = 0;
+    CHECK(waitpid(c, &st, 0) == c);
+    char sub[64];
+    snprintf(sub, sizeof(sub), "%s/sub/run", dir);
+    rmdir(sub);
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    rmdir(sub);
+    rmdir(dir);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        SKIP("no mount namespace");
+    CHECK_INT(WEXITSTATUS(st), 0);
+    return 0;
+}
+
 static struct unit *mk(const char *name, uint64_t stop_ms, const char *dep)
 {
     struct unit *u = calloc(1, sizeof(*u));
@@ -316,6 +357,7 @@ int main(void)
     RUN(test_load_modules_missing_dir);
     RUN(test_reap_orphans);
     RUN(test_hostname_file);
+    RUN(test_mount_apply_idempotent);
     RUN(test_shutdown_budget);
     RUN(test_critical_watch);
     return HARNESS_END();
