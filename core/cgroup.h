@@ -7,7 +7,8 @@
  *   v1: <v1 mount>/<parent>/<NAME> in every mounted v1 hierarchy (parent default "mgr")
  *   v2: <v2 mount>/<parent>/<NAME> (parent default "mgr.slice", or our delegated group)
  * Only groups below mgr's parent are ever created, changed or removed.
- * Errors name the key/file and the errno; see doc/cgroups.md for the key -> file mapping. */
+ * Errors name the key/file and the errno; see doc/cgroups.md for the key -> file mapping.
+ * Thread-compatible, not thread-safe: one manager per thread of control. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -89,7 +90,8 @@ int cg_update(struct cg_group *g, const struct resources *r, struct err *err);
  * (bounded). */
 int cg_freeze(struct cg_group *g, bool frozen, struct err *err);
 /* Sends sig to every process of the group. SIGKILL uses v2 cgroup.kill when there; otherwise
- * freezes, signals every pid in cgroup.procs, thaws (no fork race). */
+ * freezes, signals every pid in cgroup.procs, thaws (no fork race); a group that was frozen
+ * already stays frozen. */
 int cg_kill(struct cg_group *g, int sig, struct err *err);
 /* 1 if the group has no process, 0 if it has, negative errno on error. */
 int cg_is_empty(const struct cg_group *g);
