@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <dirent.h>
 #include <grp.h>
 #include <sched.h>
@@ -336,6 +337,70 @@ void userns_idmap_cleanup(const char *dst_dir)
     }
     closedir(d);
     (void)rmdir(dst_dir);
+}
+
+static int userns_host_ids(const struct unit *u, uid_t *ret_uid, gid_t *ret_gid, struct err *err)
+{
+    _cleanup_free_ struct id_map *um = NULL, *gm = NULL;
+    size_t nu, ng;
+    bool have_u = false, have_g = false;
+    int r;
+
+    r = userns_resolve_maps(u, &um, &nu, &gm, &ng, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < nu && !have_u; i++)
+        if (um[i].inside == 0 && um[i].count > 0) {
+            *ret_uid = um[i].outside;
+            have_u = true;
+        }
+    for (size_t i = 0; i < ng && !have_g; i++)
+        if (gm[i].inside == 0 && gm[i].count > 0) {
+            *ret_gid = gm[i].outside;
+            have_g = true;
+        }
+    if (!have_u || !have_g)
+        return err_setx(err, ERANGE, "the container's root (uid/gid 0) is not mapped");
+    return 0;
+}
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return lchown(path, chown_uid, chown_gid) < 0 ? -errno : 0;
+}
+
+int userns_prepare_upper(const struct unit *u, const char *base, const char *dir, struct err *err)
+{
+    struct stat st;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int r;
+
+    r = userns_host_ids(u, &uid, &gid, err);
+    if (r < 0)
+        return r;
+    r = userns_allow_traverse(base, dir, err);
+    if (r < 0)
+        return r;
+    if (lstat(dir, &st) < 0)
+        return err_set(err, errno, "stat '%s'", dir);
+    if (st.st_uid == uid && st.st_gid == gid)
+        return 0;
+    /* One time (the next start finds dir already owned): the layer was created by us as
+     * root, or kept from a run without a user namespace. FTW_PHYS: never follow a symlink
+     * the container left in its layer; FTW_MOUNT: stay on this filesystem. The supervisor
+     * is single-threaded where this runs, so nftw's callback state is fine static. */
+    chown_uid = uid;
+    chown_gid = gid;
+    r = nftw(dir, chown_one, 16, FTW_PHYS | FTW_MOUNT);
+    if (r != 0)
+        return err_set(err, r < 0 ? -r : EIO, "chown '%s' to %u:%u for the user namespace", dir,
+                       (unsigned)uid, (unsigned)gid);
+    return 0;
 }
 
 int userns_become_root(struct err *err)

@@ -47,6 +47,11 @@ int userns_idmap_layers(const struct unit *u, char *const *lower, const char *ds
 /* Detaches the mounts userns_idmap_layers() made under dst_dir and removes the directories
  * (and dst_dir). Missing ones are fine. */
 void userns_idmap_cleanup(const char *dst_dir);
+/* Parent side, for a kept upper dir (upper and work below dir) of a container with a user
+ * namespace: a one-time recursive chown (lchown, not crossing into symlinks) of dir to the
+ * host ids of the container's root, so that root can write its own layer; skipped when dir
+ * already belongs to them. Also makes base..dir traversable (userns_allow_traverse). */
+int userns_prepare_upper(const struct unit *u, const char *base, const char *dir, struct err *err);
 /* Child side, first thing after the parent wrote the maps: setgroups(0), setresgid(0) and
  * setresuid(0) inside the new user namespace (keeps capabilities). */
 int userns_become_root(struct err *err);

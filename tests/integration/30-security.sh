@@ -204,6 +204,22 @@ t_userns_private() {
     assert_contains "$out" "'$T_TMP/closed' (mode 0700) is not traversable by others" || return 1
 }
 
+t_userns_kept_upper() {
+    # --keep-upper with a user namespace: the kept layer is chowned once to the container's
+    # root, which can then write its own layer across runs.
+    local f="$T_TMP/ku.yaml" out
+    printf 'name: mgrt-sec-ku\nimage: dir:%s\nnamespaces: {user: private}\ncommand: [/bin/sh, -c, "cat /etc/kept 2>/dev/null; echo run >> /etc/kept && echo wrote"]\n' "$R" | unit "$f"
+    out=$("$MGR" run --keep-upper "$f" 2>&1) || fail "first run: $out" || return 1
+    assert_eq "$out" "wrote" "first run" || return 1
+    out=$("$MGR" run --keep-upper "$f" 2>&1) || fail "second run: $out" || return 1
+    assert_eq "$out" $'run\nwrote' "second run sees the kept layer" || return 1
+    local k="$MGR_ROOT/containers/mgrt-sec-ku/upper/etc/kept"
+    assert_ne "$(stat -c %u "$k")" 0 "owner of the kept file on the host" || return 1
+    assert_eq "$(stat -c %u "$MGR_ROOT/containers/mgrt-sec-ku/upper")" "$(stat -c %u "$k")" || return 1
+    [ ! -e "$R/etc/kept" ] || fail "the write reached the image" || return 1
+    rm -rf "$MGR_ROOT/containers/mgrt-sec-ku"
+}
+
 t_no_fd_leak() {
     local out
     out=$(printf 'command: [/sectest, fds, "1"]\n' | run_unit) || fail "run: $out" || return 1
@@ -390,6 +406,7 @@ tcase seccomp-json-profile t_seccomp_json_profile
 tcase seccomp-podman-profile t_podman_profile
 tcase no-new-privs-setuid t_nnp_setuid
 tcase userns-private-bind-owner t_userns_private
+tcase userns-kept-upper t_userns_kept_upper
 tcase no-fd-leak t_no_fd_leak
 tcase daemon-no-fd-leak t_daemon_no_fd_leak
 tcase proc-self-exe t_proc_self_exe
