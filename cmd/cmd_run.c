@@ -93,6 +93,7 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
             .stdio = {0, 1, 2},
             .keep_upper = keep_upper,
             .die_with_parent = true,
+            .kill_orphan = true,
     };
     if (!u->image) {
         log_error("unit '%s': no image", u->name);
@@ -146,8 +147,12 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
      * half-way; the child unblocks them before execve. */
     sigset_t mask;
     sigemptyset(&mask);
-    for (size_t i = 0; i < ARRAY_SIZE(fwd_signals); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(fwd_signals); i++) {
         sigaddset(&mask, fwd_signals[i]);
+        /* A shell starts background jobs with SIGINT/SIGQUIT ignored, and an ignored signal
+         * never reaches a signalfd: restore the default (it stays blocked). */
+        signal(fwd_signals[i], SIG_DFL);
+    }
     sigprocmask(SIG_BLOCK, &mask, NULL);
     sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     if (sfd < 0) {

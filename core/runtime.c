@@ -599,6 +599,21 @@ out:
     return r;
 }
 
+/* Kills the container of a dead starter and waits (bounded) until it is gone. */
+static int kill_orphan(const struct rt_state *st)
+{
+    _cleanup_close_ int pidfd = sys_pidfd_open(st->pid, 0);
+    if (pidfd < 0)
+        return pidfd == -ESRCH ? 0 : pidfd;
+    if (!state_pid_alive(st->pid, st->start_time))
+        return 0; /* recycled pid: not ours */
+    int r = sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+    if (r < 0)
+        return r == -ESRCH ? 0 : r;
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    return poll(&p, 1, 5000) == 1 ? 0 : -ETIMEDOUT;
+}
+
 int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err)
 {
     const struct unit *u = s->unit;
@@ -627,8 +642,9 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
     /* A state dir left by an earlier run: refuse if it is alive, else clean it up first. */
     struct rt_state old;
     struct err e2 = {0};
-    if (state_read(c.state_dir, &old, &e2) == 0) {
-        if (state_pid_alive(old.pid, old.start_time))
+    if (state_read(c.state_dir, &old, &e2) == 0 && state_pid_alive(old.pid, old.start_time)) {
+        bool orphan = !state_pid_alive(old.owner_pid, old.owner_start_time);
+        if (!s->kill_orphan || !orphan || kill_orphan(&old) < 0)
             return err_setx(err, EEXIST, "unit '%s': already running (pid %d)", u->name,
                     (int)old.pid);
     }
@@ -652,6 +668,7 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
 
     snprintf(st.name, sizeof(st.name), "%s", u->name);
     st.owner_pid = getpid();
+    (void)state_proc_start_time(st.owner_pid, &st.owner_start_time);
     st.keep_upper = s->keep_upper;
     if (s->keep_upper) {
         snprintf(st.upper_dir, sizeof(st.upper_dir), "%s/containers/%s", s->root_dir, u->name);
@@ -660,6 +677,12 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
         if ((r = mkdir_p(c.upper, 0755)) < 0 || (r = mkdir_p(c.work, 0700)) < 0) {
             err_set(err, -r, "unit '%s': create upper dir '%s'", u->name, st.upper_dir);
             goto fail;
+        }
+        /* user: private: the kept layer belongs to the container's root (security module) */
+        if (u->ns[NS_USER].mode == NS_PRIVATE) {
+            r = userns_prepare_upper(u, s->root_dir, st.upper_dir, err);
+            if (r < 0)
+                goto fail_wrap;
         }
     }
     if (s->cgm)

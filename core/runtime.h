@@ -66,6 +66,8 @@ struct rt_spec {
 
     bool keep_upper; /* upper/work under ROOT/containers/NAME (kept); default tmpfs (gone) */
     bool no_reclaim; /* do not clean a dead container's leftovers of the same name first */
+    bool kill_orphan;     /* a live container of the same name whose starter is dead (a
+                             SIGKILLed `mgr run`) is killed and reclaimed instead of EEXIST */
     bool die_with_parent; /* PR_SET_PDEATHSIG SIGKILL (`mgr run`: the container lives as long
                              as we do; cleared by the kernel when the user changes) */
 };

@@ -135,11 +135,11 @@ int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
         }
     }
     char go = 'g';
-    if (write(parent_fd, &go, 1) != 1) {
+    if (send(parent_fd, &go, 1, MSG_NOSIGNAL) != 1) {
         int e = errno;
         reap(pid, pidfd);
         close(pidfd);
-        return err_set(err, e, "unit '%s': release child", a->name);
+        return err_set(err, e, "unit '%s': release child (it died during setup)", a->name);
     }
     struct err ce;
     ssize_t n;

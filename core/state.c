@@ -28,6 +28,7 @@ int state_format(const struct rt_state *s, char *buf, size_t len)
     PUT("pid=%d\n", (int)s->pid);
     PUT("start_time=%" PRIu64 "\n", s->start_time);
     PUT("owner_pid=%d\n", (int)s->owner_pid);
+    PUT("owner_start_time=%" PRIu64 "\n", s->owner_start_time);
     PUT("keep_upper=%d\n", s->keep_upper ? 1 : 0);
     PUT("upper_dir=%s\n", s->upper_dir);
     PUT("cgroup=%s\n", s->cgroup);
@@ -83,6 +84,8 @@ int state_parse(const char *text, struct rt_state *ret)
             r = parse_pid(v, &s.pid);
         else if (STREQ(k, "owner_pid"))
             r = parse_pid(v, &s.owner_pid);
+        else if (STREQ(k, "owner_start_time"))
+            r = parse_uint64(v, &s.owner_start_time);
         else if (STREQ(k, "start_time"))
             r = parse_uint64(v, &s.start_time);
         else if (STREQ(k, "keep_upper"))
@@ -180,8 +183,21 @@ int state_proc_start_time(pid_t pid, uint64_t *ret)
 
 bool state_pid_alive(pid_t pid, uint64_t start_time)
 {
+    char path[64], buf[1024];
     uint64_t st;
-    if (pid <= 0 || state_proc_start_time(pid, &st) < 0)
+    if (pid <= 0)
         return false;
-    return st == start_time;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    /* A zombie has exited: its container is gone even if nobody reaped it yet. */
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+        return false;
+    return state_parse_stat_start_time(buf, &st) == 0 && st == start_time;
 }
