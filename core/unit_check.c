@@ -124,6 +124,26 @@ static void check_names(struct cctx *c)
     }
 }
 
+/* Unit names are one namespace across kinds: `mgr status NAME`, the control API and the
+ * state directories name a unit by its name alone. */
+static void check_names_across_kinds(struct cctx *c)
+{
+    for (size_t i = 0; i < c->n_names; i++) {
+        const struct name_ent *e = &c->names[i];
+        if (e->kind != UNIT_NETWORK)
+            continue;
+        size_t idx;
+        const struct unit *o = find_kind(c, e->name, UNIT_CONTAINER, &idx);
+        if (!o)
+            continue;
+        struct unit_pos p = unit_pos_of(o, "name");
+        cerr(c, c->s->units[e->idx], "name",
+                "network name '%s' is also the name of a container (%s:%d:%d): unit names must "
+                "be unique across kinds",
+                e->name, o->path, p.line ? p.line : 1, p.col ? p.col : 1);
+    }
+}
+
 static void check_networks(struct cctx *c)
 {
     const struct unit_set *s = c->s;
@@ -374,6 +394,7 @@ int unit_check_set(const struct unit_set *s, struct diags *d)
     qsort(c.names, c.n_names, sizeof(*c.names), name_cmp);
 
     check_names(&c);
+    check_names_across_kinds(&c);
     check_networks(&c);
     int r = check_refs(&c);
     if (r == 0)
