@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "err.h"
+#include "sec.h"
 #include "util.h"
 
 static bool has_unit_suffix(const char *n)
@@ -108,6 +110,25 @@ static int set_add(struct unit_set *set, struct unit *u)
     return 0;
 }
 
+/* Checks that belong to the security module but need no host: sysctl keys against the
+ * unit's namespaces (a net.* sysctl with the host's network namespace would change the host).
+ * Kept out of unit_parse.c so the parser stays free of the runtime modules. */
+static int check_security(const struct unit *u, struct diags *d)
+{
+    int bad = 0;
+    for (size_t i = 0; i < u->sec.n_sysctl; i++) {
+        struct err e = {0};
+        if (sec_check_sysctl_key(u, u->sec.sysctl[i].key, &e) >= 0)
+            continue;
+        char kp[300];
+        snprintf(kp, sizeof(kp), "security.sysctl.%s", u->sec.sysctl[i].key);
+        struct unit_pos p = unit_pos_of(u, kp);
+        diags_add(d, u->path, p.line ? p.line : 1, p.col ? p.col : 1, "'%s': %s", kp, e.msg);
+        bad++;
+    }
+    return bad ? -EINVAL : 0;
+}
+
 static int load_one(const char *path, struct unit_set *set, struct diags *d)
 {
     _cleanup_free_ char *buf = NULL;
@@ -119,6 +140,11 @@ static int load_one(const char *path, struct unit_set *set, struct diags *d)
     r = unit_parse_buffer(path, buf, len, &u, d);
     if (r < 0)
         return r;
+    r = check_security(u, d);
+    if (r < 0) {
+        unit_free(u);
+        return r;
+    }
     return set_add(set, u);
 }
 
