@@ -69,6 +69,8 @@ static char *state_dir_of(const char *run_dir, const char *name)
     return strdup_printf("%s/containers/%s", run_dir, name);
 }
 
+static void read_ns_inodes(pid_t pid, uint64_t ino[_NS_MAX]);
+
 /* ---- the child's context: everything resolved in the parent, before clone ---- */
 
 struct child_ctx {
@@ -309,8 +311,6 @@ static int child_main(void *ud, int sync_fd, struct err *err)
         if (r < 0)
             return r;
     }
-    if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
-        return err_set(err, errno, "create cgroup namespace");
     if (u->ns[NS_UTS].mode == NS_PRIVATE) {
         const char *h = u->hostname ? u->hostname : u->name;
         if (sethostname(h, strlen(h)) < 0)
@@ -354,6 +354,12 @@ static int child_main(void *ud, int sync_fd, struct err *err)
     if (chdir(wd) < 0)
         return err_set(err, errno, "workdir '%s'", wd);
 
+    /* From here on we must be in our cgroup (the parent attached us meanwhile). */
+    if (spawn_child_wait(sync_fd) < 0)
+        _exit(127); /* the parent aborted: nothing to report to */
+    if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+        return err_set(err, errno, "create cgroup namespace");
+
     char path[PATH_MAX];
     if (!c->argv || !c->argv[0])
         return err_setx(err, EINVAL, "no command (neither the unit nor the image gives one)");
@@ -395,7 +401,20 @@ static int child_main(void *ud, int sync_fd, struct err *err)
     return err_set(err, errno, "exec '%s'", path);
 }
 
-/* Parent half between clone and go: record the pid, cgroup, id maps, caller's hook. */
+/* Parent, while the child mounts: cgroup (cgroup module), for v1 hierarchies or a kernel
+ * without CLONE_INTO_CGROUP. */
+static int parent_late(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct err *err)
+{
+    struct child_ctx *c = ud;
+    if (c->cg && (!into_cgroup || cg_needs_attach(c->cg))) {
+        int r = cg_attach(c->cg, pid, err);
+        if (r < 0)
+            return err_wrap(err, "unit '%s'", c->u->name);
+    }
+    return 0;
+}
+
+/* Parent half between clone and go: record the pid, id maps, network, caller's hook. */
 static int parent_main(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct err *err)
 {
     struct child_ctx *c = ud;
@@ -404,16 +423,11 @@ static int parent_main(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct 
 
     c->state->pid = pid;
     (void)state_proc_start_time(pid, &c->state->start_time);
+    read_ns_inodes(pid, c->state->ns_ino); /* the cgroup ns comes later: host's until then */
     /* Recorded before anything else is done for it, so a SIGKILLed mgr can be reclaimed. */
     r = state_write(c->state_dir, c->state, err);
     if (r < 0)
         return err_wrap(err, "unit '%s'", s->unit->name);
-    /* cgroup (cgroup module): v1 hierarchies, or a kernel without CLONE_INTO_CGROUP. */
-    if (c->cg && (!into_cgroup || cg_needs_attach(c->cg))) {
-        r = cg_attach(c->cg, pid, err);
-        if (r < 0)
-            return err_wrap(err, "unit '%s'", s->unit->name);
-    }
     /* uid/gid maps (security module: userns). */
     if (s->unit->ns[NS_USER].mode == NS_PRIVATE) {
         r = userns_write_maps(pid, s->unit, err);
@@ -779,6 +793,7 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
             .pidns_fd = pidns_fd,
             .cgroup_fd = c.cg ? cg_clone_fd(c.cg) : -1,
             .parent_fn = parent_main,
+            .parent_late_fn = parent_late,
             .child_fn = child_main,
             .userdata = &c,
     };
@@ -803,10 +818,8 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
     if (r < 0)
         goto fail;
 
-    read_ns_inodes(pid, st.ns_ino);
-    if (!st.start_time)
-        (void)state_proc_start_time(pid, &st.start_time);
-    (void)state_write(c.state_dir, &st, NULL); /* the pid is already recorded */
+    if (c.new_cgroupns)
+        read_ns_inodes(pid, st.ns_ino); /* in memory only: the state has the rest */
 
     struct rt_container *rc = calloc(1, sizeof(*rc));
     if (!rc || !(rc->name = strdup(u->name)) || !(rc->state_dir = strdup(c.state_dir)) ||
@@ -1089,7 +1102,7 @@ int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, ch
             .name = rc->name,
             .pidns_fd = pidns_fd,
             .cgroup_fd = c.cg ? cg_clone_fd(c.cg) : -1,
-            .parent_fn = exec_parent,
+            .parent_late_fn = exec_parent,
             .child_fn = child_main,
             .userdata = &c,
     };

@@ -6,17 +6,20 @@
  *      the clone (NS_CONTAINER pid: the child is born inside it)
  *   3. parent: clone3(CLONE_NEW* | CLONE_PIDFD [| CLONE_INTO_CGROUP]), fallback clone()
  *   4. child: blocks reading the go byte (EOF = parent gone or aborting: _exit quietly)
- *   5. parent: parent_fn: cgroup attach (v1, or without CLONE_INTO_CGROUP), uid/gid maps
- *      (security: userns_write_maps), network wiring (net: veth with its peer created in
- *      the child's net namespace); then writes the go byte
- *   6. child: child_fn (runtime.c): setns for container:NAME namespaces, unshare the cgroup
- *      namespace (now that it is in its group), hostname, mounts (rootfs.c: overlay, /proc,
- *      sysctls, /sys, /dev, unit mounts, masked/read-only paths), pivot_root, user and
- *      groups from the container's /etc/passwd, workdir, env, stdio, every other fd marked
- *      CLOEXEC (close_range), signals reset, security (sec_apply_child: rlimits, setuid,
- *      caps, no_new_privs, LSM, seccomp last), execve inside the new root
- *   7. child: on any error, writes its struct err to the socket and exits 127
- *   8. parent: reads the socket: EOF = execve succeeded; a struct err = failure (the child
+ *   5. parent: parent_fn: uid/gid maps (security: userns_write_maps), network wiring (net:
+ *      veth with its peer created in the child's net namespace, hosts files); go byte 1
+ *   6. child: child_fn (runtime.c): setns for container:NAME namespaces, hostname, mounts
+ *      (rootfs.c: overlay, /proc, sysctls, /sys, /dev, unit mounts, masked/read-only
+ *      paths), pivot_root, user and groups from the container's /etc/passwd, workdir
+ *   6'. parent, at the same time: parent_late_fn: cgroup attach (v1 hierarchies, or no
+ *      CLONE_INTO_CGROUP), whose v1 migration waits for an RCU grace period (ms): overlapping
+ *      it with the mounts hides most of it; go byte 2
+ *   7. child: spawn_child_wait (go 2: now in its cgroup), unshare the cgroup namespace,
+ *      env, stdio, every other fd marked CLOEXEC (close_range), signals reset, security
+ *      (sec_apply_child: rlimits, setuid, caps, no_new_privs, LSM, seccomp last), execve
+ *      inside the new root
+ *   8. child: on any error, writes its struct err to the socket and exits 127
+ *   9. parent: reads the socket: EOF = execve succeeded; a struct err = failure (the child
  *      is reaped and the message wrapped with the unit name)
  */
 #include "spawn.h"
@@ -61,6 +64,16 @@ static int spawn_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd, int *ret_i
     if (pid > 0)
         *ret_pidfd = pidfd;
     return pid;
+}
+
+int spawn_child_wait(int sync_fd)
+{
+    char go;
+    ssize_t n;
+    do
+        n = read(sync_fd, &go, 1);
+    while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : -EPIPE;
 }
 
 static void reap(pid_t pid, int pidfd)
@@ -141,6 +154,16 @@ int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
         close(pidfd);
         return err_set(err, e, "unit '%s': release child (it died during setup)", a->name);
     }
+    int late = 0;
+    if (a->parent_late_fn)
+        late = a->parent_late_fn(pid, pidfd, into != 0, a->userdata, err);
+    if (late < 0) {
+        reap(pid, pidfd);
+        close(pidfd);
+        return late;
+    }
+    /* The child may have failed meanwhile: then its error is queued on the socket. */
+    (void)send(parent_fd, &go, 1, MSG_NOSIGNAL);
     struct err ce;
     ssize_t n;
     do

@@ -15,14 +15,24 @@ struct spawn_args {
     uint64_t clone_flags;     /* CLONE_NEW* to create at clone time */
     int pidns_fd;             /* -1, or a pid namespace to create the child in (parent setns) */
     int cgroup_fd;            /* -1, or a v2 group dir fd for CLONE_INTO_CGROUP */
-    /* Parent, after clone, before the child may continue (cgroup attach, id maps, network).
-     * into_cgroup: CLONE_INTO_CGROUP was used. A failure kills the child. NULL = none. */
+    /* Parent, after clone, before the child may start its setup (uid/gid maps, network
+     * wiring whose files the child bind-mounts). into_cgroup: CLONE_INTO_CGROUP was used.
+     * A failure kills the child. NULL = none. */
     int (*parent_fn)(pid_t pid, int pidfd, bool into_cgroup, void *userdata, struct err *err);
+    /* Parent, while the child builds its rootfs (they overlap): cgroup placement, whose
+     * v1 migration waits for an RCU grace period. The child calls spawn_child_wait() before
+     * anything that must happen inside its cgroup (cgroup namespace, execve). NULL = none. */
+    int (*parent_late_fn)(pid_t pid, int pidfd, bool into_cgroup, void *userdata,
+            struct err *err);
     /* Child, after the parent's go: sets everything up and execs. Returns only on error
      * (err filled); spawn sends err to the parent and the child exits 127. */
     int (*child_fn)(void *userdata, int sync_fd, struct err *err);
     void *userdata;
 };
+
+/* Child: waits for the parent's second go (parent_late_fn done). Returns 0, or -EPIPE
+ * when the parent aborted (then exit quietly). */
+int spawn_child_wait(int sync_fd);
 
 /* Spawns the child and runs the handshake. On success the child has exec'd (the sync socket
  * closed on exec), *ret_pid / *ret_pidfd (caller-owned) are set. On failure the child is
