@@ -525,11 +525,12 @@ int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
     }
     pid1_config_init(&in.cfg);
     mount_all(PID1_CG_NONE);
+    double start_uptime = uptime_s(); /* kernel start and initramfs unpacking end about here */
     setup_console();
     load_config(&in.cfg);
     if (in.cfg.debug)
         log_set_level(LOG_LVL_DEBUG);
-    log_info("starting as PID 1 (%s), cgroup %s", argv[0],
+    log_info("starting as PID 1 (%s) at %.2fs, cgroup %s", argv[0], start_uptime,
             in.cfg.cgroup == PID1_CG_V2 ? "v2" : in.cfg.cgroup == PID1_CG_V1 ? "v1" : "none");
     mount_all(in.cfg.cgroup);
 
