@@ -781,7 +781,8 @@ static int store_layer(struct store *s, struct layer_plan *lp, struct layer_sour
     int r;
     _cleanup_close_ int dfd = -1;
     if (mkdirat(tfd, "diff", 0755) < 0 ||
-            (dfd = openat(tfd, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+            (dfd = openat(tfd, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+            fchmod(dfd, 0755) < 0) {
         r = err_set(err, errno, "create layer directory");
         goto undo_tmp;
     }

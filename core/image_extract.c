@@ -59,6 +59,7 @@ struct chain {
     struct archive *a; /* decompressor */
     bool a_started, a_eof;
     uint64_t max_bytes;
+    bool same_stream; /* no compression: the tar stream is the blob, hashed once */
     struct err *err;
     bool failed; /* err is set by a callback */
     char *buf;
@@ -162,7 +163,8 @@ static la_ssize_t tar_read(struct archive *ar, void *ud, const void **ret)
         c->failed = true;
         return -1;
     }
-    EVP_DigestUpdate(c->tar_md, p, size);
+    if (!c->same_stream)
+        EVP_DigestUpdate(c->tar_md, p, size);
     *ret = p;
     return (la_ssize_t)size;
 }
@@ -181,6 +183,10 @@ struct writer {
     /* one cached parent directory: tar streams list a directory's entries together */
     char *cache_path;
     int cache_fd;
+    bool cache_setgid; /* new entries in the cached dir inherit its group */
+    uid_t euid;
+    gid_t egid;
+    mode_t umask;
     struct dir_time *dirs;
     size_t n_dirs, cap_dirs;
     uint64_t declared, max_bytes, written;
@@ -214,13 +220,22 @@ static int set_opaque_fd(int fd)
  * this layer is replaced by an opaque directory. */
 static int open_dir_at(int dir_fd, const char *name, bool create)
 {
+    bool made = false;
     for (int tries = 0; tries < 3; tries++) {
         int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0)
+        if (fd >= 0) {
+            /* 0755 whatever the process umask is. */
+            if (made && fchmod(fd, 0755) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+            }
             return fd;
+        }
         if (errno == ENOENT && create) {
             if (mkdirat(dir_fd, name, 0755) < 0 && errno != EEXIST)
                 return -errno;
+            made = true;
             continue;
         }
         if (errno == ENOTDIR && create) {
@@ -272,6 +287,8 @@ static int walk(struct writer *w, const char *entry, const char *dir, bool creat
             return err_set(w->err, -nfd, "entry '%s': open parent '%s'", entry, comp);
         cur = nfd;
     }
+    struct stat st;
+    w->cache_setgid = fstat(cur, &st) < 0 || (st.st_mode & S_ISGID);
     w->cache_path = strdup(dir);
     if (!w->cache_path) {
         close(cur);
@@ -565,16 +582,19 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
             return err_setx(w->err, EFBIG,
                     "entry '%s': file sizes exceed the limit of %" PRIu64 " bytes", clean,
                     w->max_bytes);
+        mode_t cmode = perm & 0777;
         _cleanup_close_ int fd =
-                openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, cmode);
         if (fd < 0)
             return err_set(w->err, errno, "entry '%s': create", clean);
         if ((r = write_data(w, b, fd, clean, size)) < 0)
             return r;
-        if (fchown(fd, uid, gid) < 0)
+        /* Most files of an image are root's with plain permission bits: the create already
+         * gave them the right owner and mode, which saves two syscalls per file. */
+        if ((uid != w->euid || gid != w->egid || w->cache_setgid) && fchown(fd, uid, gid) < 0)
             return err_set(w->err, errno, "entry '%s': chown", clean);
         /* After chown, which clears set-id bits. */
-        if (fchmod(fd, perm) < 0)
+        if (((perm & ~0777) || (cmode & w->umask)) && fchmod(fd, perm) < 0)
             return err_set(w->err, errno, "entry '%s': chmod", clean);
         if ((r = apply_xattrs(w, e, clean, fd, -1, NULL)) < 0)
             return r;
@@ -662,6 +682,20 @@ static void fix_dir_times(struct writer *w)
     }
 }
 
+/* The umask without changing it (umask(2) would race with other threads). 0777 (always
+ * chmod) when /proc is not there. */
+static mode_t current_umask(void)
+{
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+    char line[128];
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned m;
+        if (sscanf(line, "Umask: %o", &m) == 1)
+            return (mode_t)m & 0777;
+    }
+    return 0777;
+}
+
 int layer_extract(struct layer_source *src, int root_fd, const struct layer_limits *lim,
         struct layer_result *ret, struct err *err)
 {
@@ -693,6 +727,7 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
             return -err->code;
         return err_setx(err, EINVAL, "%s", archive_error_string(a));
     }
+    c.same_stream = archive_filter_count(a) == 1 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
     archive_read_support_format_tar(b);
     archive_read_support_format_gnutar(b);
     if (archive_read_open(b, &c, NULL, tar_read, NULL) != ARCHIVE_OK) {
@@ -706,6 +741,9 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
             .what = src->what,
             .err = err,
             .cache_fd = -1,
+            .euid = geteuid(),
+            .egid = getegid(),
+            .umask = current_umask(),
             .max_bytes = lim->max_bytes,
     };
     uint64_t entries = 0;
@@ -764,7 +802,10 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
         return err_setx(err, EINVAL, "size %" PRIu64 " differs from its descriptor (%" PRIu64 ")",
                 c.blob_bytes, src->expect_size);
     md_hex(blob_md, ret->blob_hex);
-    md_hex(tar_md, ret->diff_hex);
+    if (c.same_stream)
+        memcpy(ret->diff_hex, ret->blob_hex, sizeof(ret->diff_hex));
+    else
+        md_hex(tar_md, ret->diff_hex);
     ret->blob_size = c.blob_bytes;
     ret->tar_size = c.tar_bytes;
     ret->entries = entries;

@@ -84,6 +84,8 @@ listing() {
     python3 - "$1" <<'PY'
 import hashlib, os, stat, sys
 root = sys.argv[1]
+st = os.lstat(root)
+print(".", oct(st.st_mode), "%d:%d" % (st.st_uid, st.st_gid))
 for dp, dns, fns in os.walk(root):
     dns.sort()
     for n in sorted(dns + fns):
@@ -153,6 +155,14 @@ t_oci_matches_umoci() {
     assert_eq "$(stat -c %a "$STORE")" 700 "store mode"
     "$MGR" image ls | grep -q '^mgrt-bb:1 ' || fail "ls does not show mgrt-bb:1"
     assert_eq "$("$MGR" image ls --json | jq -r '.[0].layers')" 4 "ls --json layers"
+}
+
+t_umask_independent() {
+    # a daemon started with a strict umask must store the same modes
+    export MGR_ROOT=$T_TMP/root-umask
+    (umask 077 && "$MGR" image import "oci:$OCI:t1" --name mgrt-um >/dev/null) || return 1
+    merged_listing mgrt-um >"$W/um.txt" || return 1
+    diff -u "$W/ref.txt" "$W/um.txt" || fail "modes depend on the umask"
 }
 
 t_docker_archive() {
@@ -526,6 +536,7 @@ PY
 
 tcase oci_matches_umoci t_oci_matches_umoci
 tcase container_sees_image t_container_sees_image
+tcase umask_independent t_umask_independent
 tcase docker_archive t_docker_archive
 tcase docker_archive_blobs_layout t_docker_archive_blobs_layout
 tcase multi_arch_index t_multi_arch_index
