@@ -56,6 +56,7 @@ struct init {
     struct pid1_crit_watch crit;
     uint64_t crit_next_ms;
     bool crit_acted;
+    bool machine_init; /* false: init of a PID namespace (container) */
 };
 
 static double uptime_s(void)
@@ -336,7 +337,11 @@ static void phase_enter(struct init *in, enum pid1_phase ph, uint64_t now)
         break;
     case PID1_PH_FINAL: {
         pid1_reap(NULL, NULL);
-        int left = pid1_unmount_all();
+        sync();
+        /* In a container (PID namespace) the mounts share superblocks with the host's
+         * (devtmpfs, bind mounts): remounting them read-only would reach the host. The
+         * namespace's mounts go away with it. */
+        int left = in->machine_init ? pid1_unmount_all() : 0;
         if (left > 0)
             log_warn("%d mounts could neither be unmounted nor made read-only", left);
         if (in->wd_fd >= 0) {
@@ -526,16 +531,20 @@ int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
     pid1_config_init(&in.cfg);
     mount_all(PID1_CG_NONE);
     double start_uptime = uptime_s(); /* kernel start and initramfs unpacking end about here */
-    setup_console();
+    in.machine_init = pid1_is_machine_init();
+    /* In a container /dev/console would be the host's: keep the stdio we were given. */
+    if (in.machine_init)
+        setup_console();
     load_config(&in.cfg);
     if (in.cfg.debug)
         log_set_level(LOG_LVL_DEBUG);
-    log_info("starting as PID 1 (%s) at %.2fs, cgroup %s", argv[0], start_uptime,
-            in.cfg.cgroup == PID1_CG_V2 ? "v2" : in.cfg.cgroup == PID1_CG_V1 ? "v1" : "none");
+    log_info("starting as PID 1 (%s) at %.2fs, cgroup %s%s", argv[0], start_uptime,
+            in.cfg.cgroup == PID1_CG_V2 ? "v2" : in.cfg.cgroup == PID1_CG_V1 ? "v1" : "none",
+            in.machine_init ? "" : ", in a PID namespace (container)");
     mount_all(in.cfg.cgroup);
 
     /* Ctrl-Alt-Del becomes SIGINT to us (an orderly reboot) instead of an instant reset. */
-    if (reboot(RB_DISABLE_CAD) < 0)
+    if (in.machine_init && reboot(RB_DISABLE_CAD) < 0)
         log_warn("reboot(RB_DISABLE_CAD): %s, ignoring", strerror(errno));
 
     _cleanup_free_ char *host = NULL;

@@ -471,6 +471,15 @@ int pid1_mount_apply(const struct pid1_mount *m, struct err *err)
 
 /* ---- initramfs ---- */
 
+bool pid1_is_machine_init(void)
+{
+    struct stat st;
+    /* PROC_PID_INIT_INO: the inode number the kernel gives the initial PID namespace. */
+    if (stat("/proc/self/ns/pid", &st) < 0)
+        return true;
+    return st.st_ino == 0xEFFFFFFCU;
+}
+
 #define SWITCH_DIR "/.mgr-root"
 
 bool pid1_root_is_initramfs(void)
@@ -900,14 +909,17 @@ void pid1_watchdog_close(int fd)
 
 /* ---- emergency mode ---- */
 
+/* PID 1's stderr is the console on a machine (cmd_init makes it so) and whatever the
+ * container runtime gave it in a PID namespace; /dev/console only if stderr is closed. */
 static void console_write(const char *s)
 {
+    if (write(2, s, strlen(s)) >= 0)
+        return;
     int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
-        fd = 2;
-    (void)!write(fd, s, strlen(s));
-    if (fd != 2)
+    if (fd >= 0) {
+        (void)!write(fd, s, strlen(s));
         close(fd);
+    }
 }
 
 static pid_t spawn_emergency_shell(void)
@@ -922,22 +934,16 @@ static pid_t spawn_emergency_shell(void)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
-    int fd = open("/dev/console", O_RDWR);
-    if (fd >= 0) {
-        (void)ioctl(fd, TIOCSCTTY, 1);
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (fd > 2)
-            close(fd);
-    }
+    /* stdio is PID 1's: the console on a machine. Make it the shell's controlling tty so
+     * that job control and Ctrl-C work there. */
+    (void)ioctl(0, TIOCSCTTY, 1);
     execve(argv[0], argv, envp);
     _exit(127);
 }
 
 _Noreturn void pid1_emergency(const char *why)
 {
-    console_write("mgr: EMERGENCY MODE: ");
+    console_write("\nmgr: EMERGENCY MODE: ");
     console_write(why);
     console_write("\nmgr: PID 1 keeps reaping; a shell is started on the console if /bin/sh "
                   "exists (exit it to get a new one)\n");

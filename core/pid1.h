@@ -126,6 +126,10 @@ size_t pid1_mount_plan(enum pid1_cgroup cg, struct pid1_mount *out, size_t max);
  * Creates the target directory. Returns -errno with err set on failure. */
 int pid1_mount_apply(const struct pid1_mount *m, struct err *err);
 
+/* True in the machine's initial PID namespace (a real init), false as the init of a PID
+ * namespace (a container), where PID 1 must not remount shared file systems read-only and
+ * where reboot(2) ends the namespace instead of the machine. */
+bool pid1_is_machine_init(void);
 /* True when / is the initial ramfs/tmpfs (where pivot_root(2) fails with EINVAL). */
 bool pid1_root_is_initramfs(void);
 /* switch_root onto a bind mount of the initramfs itself (keeping pid 1 and every file, no

@@ -14,11 +14,13 @@
 #   --busybox           include busybox-static as /bin/busybox with its applet links
 #   --gzip              compress the archive (the kernel unpacks either; plain is faster
 #                       under emulation)
+#   --dir               write the tree into the directory OUTPUT instead of an archive (a
+#                       root for `chroot`, e.g. mgr as the init of a PID namespace)
 # Needs: cpio (newc format), ldd, depmod (kmod), and root for the /dev/console node.
 set -euo pipefail
 
 MGR=build/mgr KVER="" MODULES="overlay veth bridge" UNITS="" HOSTNAME_="mgr-appliance"
-INIT_YAML="" BUSYBOX=0 GZIP=0
+INIT_YAML="" BUSYBOX=0 GZIP=0 DIR=0
 ROOTFS=() ADD=()
 while [ $# -gt 1 ]; do
     case $1 in
@@ -32,15 +34,21 @@ while [ $# -gt 1 ]; do
     --add) ADD+=("$2"); shift 2 ;;
     --busybox) BUSYBOX=1; shift ;;
     --gzip) GZIP=1; shift ;;
+    --dir) DIR=1; shift ;;
     *) echo "mkinitramfs: unknown option $1" >&2; exit 2 ;;
     esac
 done
 [ $# -eq 1 ] || { echo "usage: $0 [options] OUTPUT.cpio" >&2; exit 2; }
 OUT=$(realpath -m "$1")
-[ -n "$KVER" ] || KVER=$(ls /lib/modules | sort -V | tail -n 1)
+[ -n "$KVER" ] || KVER=$(ls /lib/modules 2>/dev/null | sort -V | tail -n 1)
 
-ST=$(mktemp -d /tmp/mgrt-initramfs.XXXXXX)
-trap 'rm -rf "$ST"' EXIT
+if [ $DIR = 1 ]; then
+    ST=$OUT
+    mkdir -p "$ST"
+else
+    ST=$(mktemp -d /tmp/mgrt-initramfs.XXXXXX)
+    trap 'rm -rf "$ST"' EXIT
+fi
 
 # 1. The directory skeleton PID 1 mounts on (it creates missing mount points itself, but a
 #    read-only root could not).
@@ -111,6 +119,10 @@ mknod -m 600 "$ST/dev/console" c 5 1
 mknod -m 666 "$ST/dev/null" c 1 3
 
 # 7. The archive: newc format, owned by root.
+if [ $DIR = 1 ]; then
+    echo "mkinitramfs: tree in $OUT" >&2
+    exit 0
+fi
 (cd "$ST" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) >"$OUT.tmp"
 if [ $GZIP = 1 ]; then gzip -1 -c "$OUT.tmp" >"$OUT"; rm -f "$OUT.tmp"; else mv "$OUT.tmp" "$OUT"; fi
 echo "mkinitramfs: $OUT ($(du -h "$OUT" | cut -f1), kernel modules for $KVER)" >&2
