@@ -486,6 +486,24 @@ t_killed_import() {
     assert_eq "$(find "$("$MGR" image inspect mgrt-big | jq -r '.layer_dirs[0]')" -type f | wc -l)" 16 files || return 1
 }
 
+t_concurrent_imports() {
+    export MGR_ROOT=$T_TMP/root-conc
+    STORE=$MGR_ROOT/image
+    local p1 p2 p3 p4 rc=0
+    "$MGR" image import "oci:$OCI:t1" --name mgrt-c1 >/dev/null & p1=$!
+    "$MGR" image import "oci:$W/oci2:t1" --name mgrt-c2 >/dev/null & p2=$!
+    # tar: has no diff_id up front: both extract, one rename wins, the other's copy goes
+    "$MGR" image import "tar:$W/big.tar" --name mgrt-c3 >/dev/null & p3=$!
+    "$MGR" image import "tar:$W/big.tar" --name mgrt-c4 >/dev/null & p4=$!
+    wait $p1 || rc=1; wait $p2 || rc=1; wait $p3 || rc=1; wait $p4 || rc=1
+    [ $rc = 0 ] || fail "a concurrent import failed" || return 1
+    assert_eq "$(ls "$STORE/layers" | wc -l)" 6 "layers (5 shared by c1/c2, 1 for c3/c4)" || return 1
+    assert_eq "$(ls "$STORE/tmp" | wc -l)" 0 "temporary dirs left" || return 1
+    assert_eq "$("$MGR" image ls --json | jq length)" 3 "images" || return 1
+    merged_listing mgrt-c1 >"$W/conc.txt" || return 1
+    diff -q "$W/ref.txt" "$W/conc.txt" >/dev/null || fail "concurrent import differs"
+}
+
 t_progress_on_tty() {
     export MGR_ROOT=$T_TMP/root-tty
     local out
@@ -549,5 +567,6 @@ tcase contained_layers t_contained_layers
 tcase shared_layers_and_gc t_shared_layers_and_gc
 tcase prepare_reuses t_prepare_reuses
 tcase killed_import t_killed_import
+tcase concurrent_imports t_concurrent_imports
 tcase progress_on_tty t_progress_on_tty
 finish
