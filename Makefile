@@ -12,6 +12,18 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat
         -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation $(if $(filter 1,$(WERROR)),-Werror)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Start-up time of every mgr invocation (mgr run, CLI calls): resolving ~7000 symbols over 25
+# shared objects (libarchive pulls libxml2, ICU, libstdc++) cost ~2 ms of CPU, more than the
+# rest of a container start. Libraries that have a static archive are linked into the mgr
+# binary (only mgr; tests link as before). STATIC_LIBS=0 links everything dynamically.
+STATIC_LIBS ?= 1
+STATIC_ORDER := yaml archive nettle acl lzma zstd lz4 bz2 z xml2 icuuc icudata nl-route-3 nl-3 \
+                cap seccomp jansson crypto
+STATIC_HAVE := $(foreach l,$(STATIC_ORDER),$(if $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/lib$(l).a),$(l)))
+comma := ,
+MGR_LIBS := $(if $(filter 1,$(STATIC_LIBS)),-Wl$(comma)-Bstatic $(addprefix -l,$(STATIC_HAVE)) -Wl$(comma)-Bdynamic \
+              $(filter-out $(addprefix -l,$(STATIC_HAVE)),$(shell pkg-config --static --libs $(PKGS) 2>/dev/null)) \
+              -lstdc++ -lm,$(PKG_LIBS))
 ALL_CFLAGS  = -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE \
               -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
@@ -29,7 +41,7 @@ UNIT_TESTS    := $(UNIT_TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 PAYLOAD       := $(B)/tests/payload
 
 DEB_PKGS := build-essential pkg-config libyaml-dev libarchive-dev libnl-3-dev libnl-route-3-dev \
-            libseccomp-dev libcap-dev libjansson-dev libssl-dev libkmod-dev \
+            libseccomp-dev libcap-dev libjansson-dev libssl-dev libkmod-dev libzstd-dev liblz4-dev libacl1-dev \
             busybox-static iproute2 iputils-ping libarchive-tools crun umoci skopeo debootstrap \
             iperf3 jq cpio qemu-system-x86 linux-image-amd64 clang libclang-rt-14-dev \
             python3 python3-yaml python3-jsonschema kmod procps psmisc netcat-openbsd curl \
@@ -48,7 +60,7 @@ $(CORE_LIB): $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
 $(MGR): $(CMD_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CMD_OBJ) $(CORE_LIB) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CMD_OBJ) $(CORE_LIB) $(MGR_LIBS)
 
 $(B)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(CORE_LIB)
 	@mkdir -p $(dir $@)
