@@ -17,21 +17,20 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: mgr image COMMAND [ARGS...]\n\n"
-            "Commands:\n"
-            "  import SOURCE [--name NAME[:TAG]] [--max-layer-size SIZE] [--max-entries N]\n"
-            "                 import oci:DIR[:TAG], docker-archive:FILE or tar:FILE\n"
-            "  ls [--json]    list stored images (name, id, size, layers, created)\n"
-            "  inspect NAME   print an image's record as JSON\n"
-            "  rm NAME...     remove names (an id removes the image record)\n"
-            "  gc             remove layers that no image and no container uses\n"
-            "  prepare REF [--holder NAME]\n"
-            "                 resolve REF as a unit's image (importing a source on first use)\n"
-            "                 and print its layer directories, lowest first; --holder NAME\n"
-            "                 records NAME as using them (gc keeps them)\n"
-            "  release NAME   forget NAME's use of layers\n\n"
-            "Progress is shown on a terminal; --quiet hides it.\n");
+    fprintf(f, "Usage: mgr image COMMAND [ARGS...]\n\n"
+               "Commands:\n"
+               "  import SOURCE [--name NAME[:TAG]] [--max-layer-size SIZE] [--max-entries N]\n"
+               "                 import oci:DIR[:TAG], docker-archive:FILE or tar:FILE\n"
+               "  ls [--json]    list stored images (name, id, size, layers, created)\n"
+               "  inspect NAME   print an image's record as JSON\n"
+               "  rm NAME...     remove names (an id removes the image record)\n"
+               "  gc             remove layers that no image and no container uses\n"
+               "  prepare REF [--holder NAME]\n"
+               "                 resolve REF as a unit's image (importing a source on first use)\n"
+               "                 and print its layer directories, lowest first; --holder NAME\n"
+               "                 records NAME as using them (gc keeps them)\n"
+               "  release NAME   forget NAME's use of layers\n\n"
+               "Progress is shown on a terminal; --quiet hides it.\n");
 }
 
 static void human(uint64_t b, char *buf, size_t len)
@@ -55,8 +54,10 @@ static void progress(const struct image_progress *p, void *ud)
     human(p->total_done, done, sizeof(done));
     human(p->total_size, total, sizeof(total));
     fprintf(stderr, "\r\033[Klayer %zu/%zu %s  %s%s%s", p->layer + 1, p->n_layers,
-            p->cached ? "(stored)" : p->done ? "done" : "...", done,
-            p->total_size ? " / " : " read", p->total_size ? total : "");
+            p->cached ? "(stored)"
+            : p->done ? "done"
+                      : "...",
+            done, p->total_size ? " / " : " read", p->total_size ? total : "");
     if (p->done && p->layer + 1 == p->n_layers)
         fputc('\n', stderr);
     fflush(stderr);
@@ -77,8 +78,12 @@ static int do_import(struct mgr_ctx *ctx, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "n:q", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': name = optarg; break;
-        case 'q': quiet = true; break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
         case 'S':
             if (parse_size(optarg, &io.max_layer_bytes) < 0 || io.max_layer_bytes == 0) {
                 log_error("invalid --max-layer-size '%s'", optarg);
@@ -91,7 +96,9 @@ static int do_import(struct mgr_ctx *ctx, int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        default: usage(stderr); return EXIT_USAGE;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc) {
@@ -147,7 +154,8 @@ static int do_ls(struct mgr_ctx *ctx, int argc, char **argv)
     printf("%-32s %-12s %10s %6s  %s\n", "NAME", "ID", "SIZE", "LAYERS", "CREATED");
     size_t i;
     json_t *im;
-    json_array_foreach(arr, i, im) {
+    json_array_foreach(arr, i, im)
+    {
         const char *id = json_string_value(json_object_get(im, "id"));
         const char *created = json_string_value(json_object_get(im, "created"));
         char size[32];
@@ -158,8 +166,8 @@ static int do_ls(struct mgr_ctx *ctx, int argc, char **argv)
         for (k = 0; k < (nn ? nn : 1); k++) {
             n = json_array_get(names, k);
             printf("%-32s %-12.12s %10s %6" JSON_INTEGER_FORMAT "  %.19s\n",
-                    n ? json_string_value(n) : "<none>", id ? id : "?", size,
-                    json_integer_value(json_object_get(im, "layers")), created ? created : "");
+                   n ? json_string_value(n) : "<none>", id ? id : "?", size,
+                   json_integer_value(json_object_get(im, "layers")), created ? created : "");
         }
     }
     json_decref(arr);
@@ -230,8 +238,12 @@ static int do_prepare(struct mgr_ctx *ctx, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': holder = optarg; break;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'H':
+            holder = optarg;
+            break;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc) {

@@ -24,8 +24,8 @@
 #include "sys.h"
 #include "util.h"
 
-#define JSON_MAX        (4u << 20)  /* index, manifest, config, record */
-#define DA_CACHE_ENTRY  (1u << 20)  /* docker-archive entries kept in memory in pass 1 */
+#define JSON_MAX        (4u << 20) /* index, manifest, config, record */
+#define DA_CACHE_ENTRY  (1u << 20) /* docker-archive entries kept in memory in pass 1 */
 #define DA_CACHE_TOTAL  (64u << 20)
 #define INDEX_DEPTH_MAX 4
 #define DEF_MAX_BYTES   (64ull << 30)
@@ -43,8 +43,8 @@ struct store {
 
 static void store_close(struct store *s)
 {
-    int *fds[] = {&s->fd, &s->layers_fd, &s->records_fd, &s->holds_fd, &s->tmp_fd, &s->locks_fd,
-            &s->lock_fd};
+    int *fds[] = {&s->fd,     &s->layers_fd, &s->records_fd, &s->holds_fd,
+                  &s->tmp_fd, &s->locks_fd,  &s->lock_fd};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
         if (*fds[i] >= 0) {
             close(*fds[i]);
@@ -68,8 +68,13 @@ static int open_subdir(int fd, const char *name, struct err *err)
  * exclusive for gc and removals, so gc never sees a layer that an import is about to record. */
 static int store_open(const char *root_dir, bool exclusive, struct store *s, struct err *err)
 {
-    *s = (struct store){.fd = -1, .layers_fd = -1, .records_fd = -1, .holds_fd = -1,
-            .tmp_fd = -1, .locks_fd = -1, .lock_fd = -1};
+    *s = (struct store){.fd = -1,
+                        .layers_fd = -1,
+                        .records_fd = -1,
+                        .holds_fd = -1,
+                        .tmp_fd = -1,
+                        .locks_fd = -1,
+                        .lock_fd = -1};
     _cleanup_free_ char *d = strdup_printf("%s/image", root_dir);
     if (!d)
         return err_set(err, ENOMEM, "store");
@@ -85,10 +90,10 @@ static int store_open(const char *root_dir, bool exclusive, struct store *s, str
     /* The store holds setuid binaries and device nodes of images: only root may reach them. */
     (void)fchmod(s->fd, 0700);
     if ((s->layers_fd = open_subdir(s->fd, "layers", err)) < 0 ||
-            (s->records_fd = open_subdir(s->fd, "records", err)) < 0 ||
-            (s->holds_fd = open_subdir(s->fd, "holds", err)) < 0 ||
-            (s->tmp_fd = open_subdir(s->fd, "tmp", err)) < 0 ||
-            (s->locks_fd = open_subdir(s->fd, "locks", err)) < 0) {
+        (s->records_fd = open_subdir(s->fd, "records", err)) < 0 ||
+        (s->holds_fd = open_subdir(s->fd, "holds", err)) < 0 ||
+        (s->tmp_fd = open_subdir(s->fd, "tmp", err)) < 0 ||
+        (s->locks_fd = open_subdir(s->fd, "locks", err)) < 0) {
         store_close(s);
         return -err->code;
     }
@@ -160,7 +165,7 @@ static void store_clean_tmp(struct store *s)
 /* ------------------------------------------------------------ json bits */
 
 static int json_load_buf(const char *buf, size_t len, const char *what, json_t **ret,
-        struct err *err)
+                         struct err *err)
 {
     json_error_t je;
     json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
@@ -187,7 +192,8 @@ static int json_strv(json_t *a, char ***ret)
         return -ENOMEM;
     size_t i;
     json_t *x;
-    json_array_foreach(a, i, x) {
+    json_array_foreach(a, i, x)
+    {
         if (!json_is_string(x))
             return -EINVAL;
         if (strv_push(&v, json_string_value(x)) < 0)
@@ -227,10 +233,10 @@ static int desc_parse(json_t *d, const char *what, struct desc *ret, struct err 
     json_t *sz = json_object_get(d, "size");
     if (!dg || image_digest_parse(dg, ret->hex) < 0)
         return err_setx(err, EINVAL, "%s: invalid digest '%s' (want sha256:<64 lowercase hex>)",
-                what, dg ? dg : "(missing)");
+                        what, dg ? dg : "(missing)");
     if (!json_is_integer(sz) || json_integer_value(sz) < 0)
         return err_setx(err, EINVAL, "%s: descriptor sha256:%.12s has no valid size", what,
-                ret->hex);
+                        ret->hex);
     ret->size = (uint64_t)json_integer_value(sz);
     ret->media_name = mt;
     ret->media = image_media_parse(mt);
@@ -245,7 +251,7 @@ static int open_blob(int layout_fd, const char *hex, uint64_t size, struct err *
     snprintf(p, sizeof(p), "blobs/sha256/%s", hex);
     /* hex is validated; RESOLVE_IN_ROOT still keeps a symlinked blobs/ inside the layout. */
     struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
     int fd = sys_openat2(layout_fd, p, &how);
     if (fd == -ENOSYS) {
         /* Before Linux 5.6: the digest is validated hex, only a symlinked blob is refused. */
@@ -262,8 +268,9 @@ static int open_blob(int layout_fd, const char *hex, uint64_t size, struct err *
     }
     if ((uint64_t)st.st_size != size) {
         close(fd);
-        return err_setx(err, EINVAL, "blob sha256:%s: size %lld differs from its descriptor (%" PRIu64 ")",
-                hex, (long long)st.st_size, size);
+        return err_setx(err, EINVAL,
+                        "blob sha256:%s: size %lld differs from its descriptor (%" PRIu64 ")", hex,
+                        (long long)st.st_size, size);
     }
     return fd;
 }
@@ -273,7 +280,7 @@ static int load_blob_json(int layout_fd, const struct desc *d, json_t **ret, str
 {
     if (d->size > JSON_MAX)
         return err_setx(err, EFBIG, "blob sha256:%s: %" PRIu64 " bytes is too large for JSON",
-                d->hex, d->size);
+                        d->hex, d->size);
     _cleanup_close_ int fd = open_blob(layout_fd, d->hex, d->size, err);
     if (fd < 0)
         return fd;
@@ -294,7 +301,7 @@ static int load_blob_json(int layout_fd, const struct desc *d, json_t **ret, str
     sha256_hex(buf, len, hex);
     if (!STREQ(hex, d->hex))
         return err_setx(err, EINVAL, "blob sha256:%s: digest mismatch (content is sha256:%s)",
-                d->hex, hex);
+                        d->hex, hex);
     _cleanup_free_ char *what = strdup_printf("blob sha256:%.12s", d->hex);
     return json_load_buf(buf, len, what ? what : "blob", ret, err);
 }
@@ -303,8 +310,8 @@ static const char *host_arch(void)
 {
     static const struct {
         const char *uname, *oci;
-    } map[] = {{"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "arm"}, {"i686", "386"},
-            {"ppc64le", "ppc64le"}, {"s390x", "s390x"}, {"riscv64", "riscv64"}};
+    } map[] = {{"x86_64", "amd64"},    {"aarch64", "arm64"}, {"armv7l", "arm"},     {"i686", "386"},
+               {"ppc64le", "ppc64le"}, {"s390x", "s390x"},   {"riscv64", "riscv64"}};
     struct utsname u;
     if (uname(&u) == 0)
         for (size_t i = 0; i < ARRAY_SIZE(map); i++)
@@ -326,7 +333,7 @@ static bool platform_ok(json_t *d)
 /* Picks one manifest descriptor from an index: by tag (ref.name annotation) at the top level,
  * then by platform when several remain. */
 static int index_pick(json_t *index, const char *tag, const char *what, struct desc *ret,
-        struct err *err)
+                      struct err *err)
 {
     json_t *ms = json_object_get(index, "manifests");
     if (!json_is_array(ms))
@@ -334,7 +341,8 @@ static int index_pick(json_t *index, const char *tag, const char *what, struct d
     json_t *cand[64];
     size_t n = 0, i;
     json_t *d;
-    json_array_foreach(ms, i, d) {
+    json_array_foreach(ms, i, d)
+    {
         if (tag) {
             json_t *an = json_object_get(d, "annotations");
             const char *rn =
@@ -359,8 +367,8 @@ static int index_pick(json_t *index, const char *tag, const char *what, struct d
                 pick = cand[k], m++;
         if (m != 1)
             return err_setx(err, EINVAL,
-                    "%s: %zu images match%s; name one with oci:DIR:TAG (linux/%s wanted)", what,
-                    n, tag ? " the tag" : "", host_arch());
+                            "%s: %zu images match%s; name one with oci:DIR:TAG (linux/%s wanted)",
+                            what, n, tag ? " the tag" : "", host_arch());
     }
     return desc_parse(pick, what, ret, err);
 }
@@ -380,9 +388,9 @@ struct layer_plan {
 
 struct plan {
     enum image_src kind;
-    char *source;      /* canonical reference */
-    char *source_key;  /* identity of the source file(s) for reuse */
-    char *path;        /* layout dir or archive file */
+    char *source;     /* canonical reference */
+    char *source_key; /* identity of the source file(s) for reuse */
+    char *path;       /* layout dir or archive file */
     int layout_fd;
     json_t *config;
     char config_hex[65];
@@ -429,7 +437,7 @@ static int plan_layers_from_config(struct plan *p, const char *what, struct err 
         return err_setx(err, EINVAL, "%s: config has no rootfs.diff_ids", what);
     if (json_array_size(ids) != p->n_layers)
         return err_setx(err, EINVAL, "%s: config lists %zu diff_ids for %zu layers", what,
-                json_array_size(ids), p->n_layers);
+                        json_array_size(ids), p->n_layers);
     for (size_t i = 0; i < p->n_layers; i++) {
         const char *s = json_string_value(json_array_get(ids, i));
         if (!s || image_digest_parse(s, p->layers[i].diff_hex) < 0)
@@ -444,8 +452,8 @@ static int file_key(int dir_fd, const char *name, char **ret)
     if (fstatat(dir_fd, name, &st, 0) < 0)
         return -errno;
     *ret = strdup_printf("%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
-            (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-            st.st_mtim.tv_nsec);
+                         (unsigned long long)st.st_ino, (long long)st.st_size,
+                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     return *ret ? 0 : -ENOMEM;
 }
 
@@ -477,7 +485,7 @@ static int plan_oci(struct plan *p, const char *tag, struct err *err)
             return err_setx(err, ELOOP, "index.json: indexes nested too deeply");
         if (!image_media_is_index(d.media) && !image_media_is_manifest(d.media))
             return err_setx(err, EINVAL, "descriptor sha256:%.12s: unsupported media type '%s'",
-                    d.hex, d.media_name ? d.media_name : "(none)");
+                            d.hex, d.media_name ? d.media_name : "(none)");
         json_t *j = NULL;
         if ((r = load_blob_json(p->layout_fd, &d, &j, err)) < 0)
             return r;
@@ -505,7 +513,7 @@ static int plan_oci(struct plan *p, const char *tag, struct err *err)
         return r;
     if (cd.media != MEDIA_OCI_CONFIG && cd.media != MEDIA_DOCKER_CONFIG)
         return err_setx(err, EINVAL, "%s: config has unsupported media type '%s'", mwhat,
-                cd.media_name ? cd.media_name : "(none)");
+                        cd.media_name ? cd.media_name : "(none)");
     if ((r = load_blob_json(p->layout_fd, &cd, &p->config, err)) < 0)
         return r;
     memcpy(p->config_hex, cd.hex, 65);
@@ -522,8 +530,8 @@ static int plan_oci(struct plan *p, const char *tag, struct err *err)
         if ((r = desc_parse(json_array_get(ls, i), mwhat, &ld, err)) < 0)
             return r;
         if (!image_media_is_layer(ld.media))
-            return err_setx(err, EINVAL, "layer sha256:%.12s: unsupported media type '%s'",
-                    ld.hex, ld.media_name ? ld.media_name : "(none)");
+            return err_setx(err, EINVAL, "layer sha256:%.12s: unsupported media type '%s'", ld.hex,
+                            ld.media_name ? ld.media_name : "(none)");
         memcpy(p->layers[i].blob_hex, ld.hex, 65);
         p->layers[i].size = ld.size;
         /* A missing or truncated blob is an error even when its layer is already stored. */
@@ -581,8 +589,8 @@ static int da_resolve(char **links, const char *name, char **ret)
         }
         const char *s = strrchr(cur, '/');
         _cleanup_free_ char *joined = target[0] == '/' ? NULL
-                : s ? strdup_printf("%.*s/%s", (int)(s - cur), cur, target)
-                    : strdup(target);
+                                      : s ? strdup_printf("%.*s/%s", (int)(s - cur), cur, target)
+                                          : strdup(target);
         if (!joined)
             return -EINVAL;
         free(cur);
@@ -610,7 +618,7 @@ static int plan_docker(struct plan *p, struct err *err)
             break;
         if (ar < ARCHIVE_WARN)
             return err_setx(err, EINVAL, "docker-archive '%s': %s", p->path,
-                    archive_error_string(a));
+                            archive_error_string(a));
         _cleanup_free_ char *clean = NULL;
         if (image_path_clean(archive_entry_pathname(e), &clean) < 0)
             continue; /* never referenced by a valid manifest */
@@ -621,7 +629,7 @@ static int plan_docker(struct plan *p, struct err *err)
         }
         la_int64_t sz = archive_entry_size(e);
         if (archive_entry_filetype(e) != AE_IFREG || sz < 0 || sz > DA_CACHE_ENTRY ||
-                total + (size_t)sz > DA_CACHE_TOTAL)
+            total + (size_t)sz > DA_CACHE_TOTAL)
             continue;
         _cleanup_free_ char *buf = malloc((size_t)sz + 1);
         if (!buf)
@@ -629,7 +637,7 @@ static int plan_docker(struct plan *p, struct err *err)
         la_ssize_t n = archive_read_data(a, buf, (size_t)sz);
         if (n != sz)
             return err_setx(err, EIO, "docker-archive '%s': read '%s': %s", p->path, clean,
-                    archive_error_string(a));
+                            archive_error_string(a));
         buf[sz] = '\0';
         size_t k = p->n_mem;
         char **nn = realloc(p->mem_names, (k + 1) * sizeof(char *));
@@ -658,8 +666,8 @@ static int plan_docker(struct plan *p, struct err *err)
     if ((r = json_load_buf(mbuf, mlen, "manifest.json", &man, err)) < 0)
         return r;
     if (!json_is_array(man) || json_array_size(man) != 1)
-        return err_setx(err, EINVAL, "docker-archive '%s': manifest.json must list exactly one image",
-                p->path);
+        return err_setx(err, EINVAL,
+                        "docker-archive '%s': manifest.json must list exactly one image", p->path);
     json_t *im = json_array_get(man, 0);
     const char *cfg = json_string_value(json_object_get(im, "Config"));
     json_t *ls = json_object_get(im, "Layers");
@@ -678,8 +686,8 @@ static int plan_docker(struct plan *p, struct err *err)
     size_t bl = strlen(base);
     if (strncmp(cname, "blobs/sha256/", 13) == 0 && image_hex_valid(cname + 13))
         memcpy(chex, cname + 13, 65);
-    else if (bl == 69 && STREQ(base + 64, ".json") && (memcpy(chex, base, 64), chex[64] = 0,
-                                                              image_hex_valid(chex)))
+    else if (bl == 69 && STREQ(base + 64, ".json") &&
+             (memcpy(chex, base, 64), chex[64] = 0, image_hex_valid(chex)))
         ;
     else
         return err_setx(err, EINVAL, "manifest.json: Config '%s' does not name its digest", cfg);
@@ -691,7 +699,7 @@ static int plan_docker(struct plan *p, struct err *err)
     sha256_hex(cbuf, clen, got);
     if (!STREQ(got, chex))
         return err_setx(err, EINVAL, "config sha256:%s: digest mismatch (content is sha256:%s)",
-                chex, got);
+                        chex, got);
     if ((r = json_load_buf(cbuf, clen, "config", &p->config, err)) < 0)
         return r;
     memcpy(p->config_hex, chex, 65);
@@ -706,7 +714,7 @@ static int plan_docker(struct plan *p, struct err *err)
         lp->size = UINT64_MAX;
         if (!ln || da_resolve(links, ln, &lp->entry) < 0)
             return err_setx(err, EINVAL, "manifest.json: invalid layer path '%s'",
-                    ln ? ln : "(null)");
+                            ln ? ln : "(null)");
         if (strncmp(lp->entry, "blobs/sha256/", 13) == 0) {
             if (!image_hex_valid(lp->entry + 13))
                 return err_setx(err, EINVAL, "manifest.json: invalid layer blob '%s'", ln);
@@ -732,8 +740,7 @@ static void progress_cb(uint64_t bytes, void *ud)
     pc->opts->progress(&pc->pr, pc->opts->userdata);
 }
 
-static void progress_layer(struct progress_ctx *pc, size_t i, uint64_t size, bool cached,
-        bool done)
+static void progress_layer(struct progress_ctx *pc, size_t i, uint64_t size, bool cached, bool done)
 {
     if (!pc->opts || !pc->opts->progress)
         return;
@@ -749,7 +756,7 @@ static void progress_layer(struct progress_ctx *pc, size_t i, uint64_t size, boo
 /* Extracts one layer from src into the store unless it is there. lp->diff_hex "" (tar:) is
  * filled from the stream. Checks the blob digest and the diff_id. */
 static int store_layer(struct store *s, struct layer_plan *lp, struct layer_source *src,
-        const struct layer_limits *lim, bool *ret_cached, struct err *err)
+                       const struct layer_limits *lim, bool *ret_cached, struct err *err)
 {
     _cleanup_close_ int lock_fd = -1;
     char name[128];
@@ -772,7 +779,8 @@ static int store_layer(struct store *s, struct layer_plan *lp, struct layer_sour
     snprintf(tname, sizeof(tname), "L-%d-%u-%lx", (int)getpid(), counter++, (long)random());
     if (mkdirat(s->tmp_fd, tnew, 0700) < 0)
         return err_set(err, errno, "create temporary layer directory");
-    _cleanup_close_ int tfd = openat(s->tmp_fd, tnew, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int tfd =
+            openat(s->tmp_fd, tnew, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (tfd < 0 || flock(tfd, LOCK_EX) < 0 || renameat(s->tmp_fd, tnew, s->tmp_fd, tname) < 0) {
         int r = err_set(err, errno, "prepare temporary layer directory");
         (void)rm_rf_at(s->tmp_fd, tnew);
@@ -781,8 +789,8 @@ static int store_layer(struct store *s, struct layer_plan *lp, struct layer_sour
     int r;
     _cleanup_close_ int dfd = -1;
     if (mkdirat(tfd, "diff", 0755) < 0 ||
-            (dfd = openat(tfd, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-            fchmod(dfd, 0755) < 0) {
+        (dfd = openat(tfd, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        fchmod(dfd, 0755) < 0) {
         r = err_set(err, errno, "create layer directory");
         goto undo_tmp;
     }
@@ -795,21 +803,21 @@ static int store_layer(struct store *s, struct layer_plan *lp, struct layer_sour
     }
     if (lp->blob_hex[0] && !STREQ(lp->blob_hex, res.blob_hex)) {
         r = err_setx(err, EINVAL, "layer blob sha256:%s: digest mismatch (content is sha256:%s)",
-                lp->blob_hex, res.blob_hex);
+                     lp->blob_hex, res.blob_hex);
         goto undo_tmp;
     }
     if (lp->diff_hex[0] && !STREQ(lp->diff_hex, res.diff_hex)) {
         r = err_setx(err, EINVAL,
-                "layer %s: uncompressed digest sha256:%s does not match diff_id sha256:%s",
-                src->what, res.diff_hex, lp->diff_hex);
+                     "layer %s: uncompressed digest sha256:%s does not match diff_id sha256:%s",
+                     src->what, res.diff_hex, lp->diff_hex);
         goto undo_tmp;
     }
     memcpy(lp->diff_hex, res.diff_hex, 65);
     {
-        _cleanup_json_ json_t *meta = json_pack("{s:s+, s:s+, s:I, s:I, s:I}", "diff_id",
-                "sha256:", res.diff_hex, "blob", "sha256:", res.blob_hex, "size",
-                (json_int_t)res.written, "tar_size", (json_int_t)res.tar_size, "entries",
-                (json_int_t)res.entries);
+        _cleanup_json_ json_t *meta =
+                json_pack("{s:s+, s:s+, s:I, s:I, s:I}", "diff_id", "sha256:", res.diff_hex, "blob",
+                          "sha256:", res.blob_hex, "size", (json_int_t)res.written, "tar_size",
+                          (json_int_t)res.tar_size, "entries", (json_int_t)res.entries);
         _cleanup_free_ char *txt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         if (!txt) {
             r = err_set(err, ENOMEM, "layer metadata");
@@ -845,12 +853,11 @@ undo_tmp:
 static void limits_from(const struct image_opts *opts, struct layer_limits *lim)
 {
     lim->max_bytes = opts && opts->max_layer_bytes ? opts->max_layer_bytes : DEF_MAX_BYTES;
-    lim->max_entries =
-            opts && opts->max_layer_entries ? opts->max_layer_entries : DEF_MAX_ENTRIES;
+    lim->max_entries = opts && opts->max_layer_entries ? opts->max_layer_entries : DEF_MAX_ENTRIES;
 }
 
 static int extract_all(struct store *s, struct plan *p, const struct image_opts *opts,
-        struct err *err)
+                       struct err *err)
 {
     struct layer_limits lim;
     limits_from(opts, &lim);
@@ -912,10 +919,10 @@ static int extract_all(struct store *s, struct plan *p, const struct image_opts 
             break;
         if (ar < ARCHIVE_WARN)
             return err_setx(err, EINVAL, "docker-archive '%s': %s", p->path,
-                    archive_error_string(a));
+                            archive_error_string(a));
         _cleanup_free_ char *clean = NULL;
         if (archive_entry_filetype(e) != AE_IFREG ||
-                image_path_clean(archive_entry_pathname(e), &clean) < 0)
+            image_path_clean(archive_entry_pathname(e), &clean) < 0)
             continue;
         for (size_t i = 0; i < p->n_layers; i++) {
             struct layer_plan *lp = &p->layers[i];
@@ -923,8 +930,8 @@ static int extract_all(struct store *s, struct plan *p, const struct image_opts 
                 continue;
             char what[96];
             snprintf(what, sizeof(what), "'%s'", lp->entry);
-            struct layer_source src = {.fd = -1, .outer = a, .expect_size = UINT64_MAX,
-                    .what = what};
+            struct layer_source src = {
+                    .fd = -1, .outer = a, .expect_size = UINT64_MAX, .what = what};
             if (opts && opts->progress)
                 src.progress = progress_cb, src.userdata = &pc;
             progress_layer(&pc, i, (uint64_t)archive_entry_size(e), false, false);
@@ -944,7 +951,7 @@ static int extract_all(struct store *s, struct plan *p, const struct image_opts 
     for (size_t i = 0; i < p->n_layers; i++)
         if (!p->layers[i].done)
             return err_setx(err, ENOENT, "docker-archive '%s': layer '%s' missing", p->path,
-                    p->layers[i].entry);
+                            p->layers[i].entry);
     return 0;
 }
 
@@ -1025,9 +1032,9 @@ static int find_cb(json_t *rec, void *ud)
     if (f->name) {
         size_t i;
         json_t *n;
-        json_array_foreach(json_object_get(rec, "names"), i, n)
-            if (json_is_string(n) && STREQ(json_string_value(n), f->name))
-                hit = true;
+        json_array_foreach(json_object_get(rec, "names"), i,
+                           n) if (json_is_string(n) && STREQ(json_string_value(n), f->name)) hit =
+                true;
     } else if (f->idp) {
         hit = id && strncmp(id, f->idp, strlen(f->idp)) == 0;
     } else if (f->source) {
@@ -1094,7 +1101,8 @@ static int unname_cb(json_t *rec, void *ud)
     json_t *names = json_object_get(rec, "names");
     size_t i;
     json_t *n;
-    json_array_foreach(names, i, n) {
+    json_array_foreach(names, i, n)
+    {
         if (json_is_string(n) && STREQ(json_string_value(n), u->name)) {
             json_array_remove(names, i);
             return record_save(u->s, rec, u->err);
@@ -1126,7 +1134,7 @@ static uint64_t layer_size(struct store *s, const char *hex)
 
 /* Writes (or merges into) the record for plan p; names (normalized) move to this image. */
 static int record_write(struct store *s, struct plan *p, const char *name, json_t **ret,
-        struct err *err)
+                        struct err *err)
 {
     _cleanup_close_ int lk = lock_file_at(s->fd, "records.lock", err);
     if (lk < 0)
@@ -1170,17 +1178,17 @@ static int record_write(struct store *s, struct plan *p, const char *name, json_
         bool have = false;
         size_t k;
         json_t *n;
-        json_array_foreach(names, k, n)
-            have = have || STREQ(json_string_value(n), add[i]);
+        json_array_foreach(names, k, n) have = have || STREQ(json_string_value(n), add[i]);
         if (!have)
             json_array_append_new(names, json_string(add[i]));
     }
     _cleanup_free_ char *now = iso_now();
     const char *created = json_string_value(json_object_get(p->config, "created"));
     json_t *rec = json_pack("{s:s, s:O, s:O, s:O, s:s?, s:s?, s:I, s:s, s:s?, s:s?}", "id",
-            p->config_hex, "names", names, "layers", layers, "config", p->config, "digest",
-            p->manifest_digest, "created", created ? created : now, "size", (json_int_t)size,
-            "source", p->source, "source_key", p->source_key, "imported", now);
+                            p->config_hex, "names", names, "layers", layers, "config", p->config,
+                            "digest", p->manifest_digest, "created", created ? created : now,
+                            "size", (json_int_t)size, "source", p->source, "source_key",
+                            p->source_key, "imported", now);
     if (!rec)
         return err_set(err, ENOMEM, "record");
     int r = record_save(s, rec, err);
@@ -1194,8 +1202,7 @@ static int record_write(struct store *s, struct plan *p, const char *name, json_
 
 /* ------------------------------------------------------------- info/holds */
 
-static int info_from_record(struct store *s, json_t *rec, struct image_info **ret,
-        struct err *err)
+static int info_from_record(struct store *s, json_t *rec, struct image_info **ret, struct err *err)
 {
     struct image_info *info = calloc(1, sizeof(*info));
     if (!info)
@@ -1209,7 +1216,8 @@ static int info_from_record(struct store *s, json_t *rec, struct image_info **re
         goto oom;
     size_t i;
     json_t *l;
-    json_array_foreach(ls, i, l) {
+    json_array_foreach(ls, i, l)
+    {
         const char *hex = json_string_value(l);
         if (!image_hex_valid(hex)) {
             image_info_free(info);
@@ -1217,7 +1225,8 @@ static int info_from_record(struct store *s, json_t *rec, struct image_info **re
         }
         if (!layer_present(s, hex)) {
             image_info_free(info);
-            return err_setx(err, ENOENT,
+            return err_setx(
+                    err, ENOENT,
                     "image %.12s: layer sha256:%.12s is missing from the store; import it again",
                     id, hex);
         }
@@ -1229,20 +1238,18 @@ static int info_from_record(struct store *s, json_t *rec, struct image_info **re
     json_t *cc = json_object_get(json_object_get(rec, "config"), "config");
     json_t *ports = json_object_get(cc, "ExposedPorts");
     if (json_strv(json_object_get(cc, "Entrypoint"), &info->entrypoint) < 0 ||
-            json_strv(json_object_get(cc, "Cmd"), &info->cmd) < 0 ||
-            json_strv(json_object_get(cc, "Env"), &info->env) < 0 ||
-            json_strdup_opt(json_object_get(cc, "WorkingDir"), &info->workdir) < 0 ||
-            json_strdup_opt(json_object_get(cc, "User"), &info->user) < 0 ||
-            json_strdup_opt(json_object_get(cc, "StopSignal"), &info->stop_signal) < 0) {
+        json_strv(json_object_get(cc, "Cmd"), &info->cmd) < 0 ||
+        json_strv(json_object_get(cc, "Env"), &info->env) < 0 ||
+        json_strdup_opt(json_object_get(cc, "WorkingDir"), &info->workdir) < 0 ||
+        json_strdup_opt(json_object_get(cc, "User"), &info->user) < 0 ||
+        json_strdup_opt(json_object_get(cc, "StopSignal"), &info->stop_signal) < 0) {
         image_info_free(info);
         return err_setx(err, EINVAL, "image %.12s: invalid config", id);
     }
     if (json_is_object(ports)) {
         const char *k;
         json_t *v;
-        json_object_foreach(ports, k, v)
-            if (strv_push(&info->exposed_ports, k) < 0)
-                goto oom;
+        json_object_foreach(ports, k, v) if (strv_push(&info->exposed_ports, k) < 0) goto oom;
     }
     json_t *names = json_object_get(rec, "names");
     if (json_array_size(names) > 0 && json_is_string(json_array_get(names, 0)))
@@ -1261,13 +1268,13 @@ static bool holder_valid(const char *h)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
-                    (h[i] >= '0' && h[i] <= '9') || h[i] == '_' || h[i] == '-' || h[i] == '.'))
+              (h[i] >= '0' && h[i] <= '9') || h[i] == '_' || h[i] == '-' || h[i] == '.'))
             return false;
     return true;
 }
 
 static int hold_write(struct store *s, const char *holder, const struct image_info *info,
-        struct err *err)
+                      struct err *err)
 {
     if (!holder_valid(holder))
         return err_setx(err, EINVAL, "invalid image holder name '%s'", holder);
@@ -1362,14 +1369,14 @@ static void rollback_layers(struct store *s, struct plan *p)
 
 /* Builds the plan of a source reference: canonical source, digests, layer list. */
 static int plan_source(enum image_src kind, const char *path, const char *tag, struct plan *p,
-        struct err *err)
+                       struct err *err)
 {
     *p = (struct plan){.kind = kind, .layout_fd = -1};
     p->path = realpath(path, NULL);
     if (!p->path)
         return err_set(err, errno, "image source '%s'", path);
-    static const char *pfx[] = {[SRC_OCI] = "oci:", [SRC_DOCKER_ARCHIVE] = "docker-archive:",
-            [SRC_TAR] = "tar:"};
+    static const char *pfx[] = {
+            [SRC_OCI] = "oci:", [SRC_DOCKER_ARCHIVE] = "docker-archive:", [SRC_TAR] = "tar:"};
     p->source = tag ? strdup_printf("%s%s:%s", pfx[kind], p->path, tag)
                     : strdup_printf("%s%s", pfx[kind], p->path);
     if (!p->source)
@@ -1400,10 +1407,10 @@ static int plan_source(enum image_src kind, const char *path, const char *tag, s
 static int plan_tar_config(struct plan *p, struct err *err)
 {
     p->config = json_pack("{s:s, s:s, s:{s:s, s:[s+]}, s:{}}", "architecture", host_arch(), "os",
-            "linux", "rootfs", "type", "layers", "diff_ids", "sha256:", p->layers[0].diff_hex,
-            "config");
-    _cleanup_free_ char *txt = p->config ? json_dumps(p->config, JSON_COMPACT | JSON_SORT_KEYS)
-                                         : NULL;
+                          "linux", "rootfs", "type", "layers", "diff_ids",
+                          "sha256:", p->layers[0].diff_hex, "config");
+    _cleanup_free_ char *txt =
+            p->config ? json_dumps(p->config, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (!txt)
         return err_set(err, ENOMEM, "config");
     sha256_hex(txt, strlen(txt), p->config_hex);
@@ -1411,7 +1418,8 @@ static int plan_tar_config(struct plan *p, struct err *err)
 }
 
 static int do_import(struct store *s, enum image_src kind, const char *path, const char *tag,
-        const char *name, const struct image_opts *opts, json_t **ret_rec, struct err *err)
+                     const char *name, const struct image_opts *opts, json_t **ret_rec,
+                     struct err *err)
 {
     struct plan p;
     int r = plan_source(kind, path, tag, &p, err);
@@ -1432,7 +1440,7 @@ static int do_import(struct store *s, enum image_src kind, const char *path, con
 }
 
 int image_import(const char *root_dir, const char *source, const char *name,
-        const struct image_opts *opts, struct image_info **ret, struct err *err)
+                 const struct image_opts *opts, struct image_info **ret, struct err *err)
 {
     enum image_src kind;
     _cleanup_free_ char *path = NULL, *tag = NULL, *norm = NULL;
@@ -1441,7 +1449,8 @@ int image_import(const char *root_dir, const char *source, const char *name,
         return err_setx(err, EINVAL, "invalid image source '%s'", source);
     if (kind == SRC_NAME || kind == SRC_DIR)
         return err_setx(err, EINVAL,
-                "'%s': import needs oci:DIR[:TAG], docker-archive:FILE or tar:FILE", source);
+                        "'%s': import needs oci:DIR[:TAG], docker-archive:FILE or tar:FILE",
+                        source);
     if (name && image_name_normalize(name, &norm) < 0)
         return err_setx(err, EINVAL, "invalid image name '%s'", name);
     struct store s;
@@ -1456,7 +1465,7 @@ int image_import(const char *root_dir, const char *source, const char *name,
 }
 
 int image_prepare(const char *root_dir, const char *ref, const char *holder,
-        const struct image_opts *opts, struct image_info **ret, struct err *err)
+                  const struct image_opts *opts, struct image_info **ret, struct err *err)
 {
     enum image_src kind;
     _cleanup_free_ char *path = NULL, *tag = NULL;
@@ -1499,7 +1508,8 @@ int image_prepare(const char *root_dir, const char *ref, const char *holder,
             _cleanup_free_ char *keyfile =
                     kind == SRC_OCI ? strdup_printf("%s/index.json", abs) : strdup(abs);
             static const char *pfx[] = {[SRC_OCI] = "oci:",
-                    [SRC_DOCKER_ARCHIVE] = "docker-archive:", [SRC_TAR] = "tar:"};
+                                        [SRC_DOCKER_ARCHIVE] = "docker-archive:",
+                                        [SRC_TAR] = "tar:"};
             _cleanup_free_ char *src = tag ? strdup_printf("%s%s:%s", pfx[kind], abs, tag)
                                            : strdup_printf("%s%s", pfx[kind], abs);
             if (keyfile && src && file_key(AT_FDCWD, keyfile, &key) == 0) {
@@ -1550,12 +1560,12 @@ static int list_cb(json_t *rec, void *ud)
 {
     json_t *arr = ud;
     json_t *names = json_object_get(rec, "names");
-    json_t *o = json_pack("{s:O?, s:O?, s:O?, s:I, s:O?, s:O?, s:O?}", "id",
-            json_object_get(rec, "id"), "names", names ? names : json_null(), "size",
-            json_object_get(rec, "size"), "layers",
-            (json_int_t)json_array_size(json_object_get(rec, "layers")), "created",
-            json_object_get(rec, "created"), "imported", json_object_get(rec, "imported"),
-            "source", json_object_get(rec, "source"));
+    json_t *o =
+            json_pack("{s:O?, s:O?, s:O?, s:I, s:O?, s:O?, s:O?}", "id", json_object_get(rec, "id"),
+                      "names", names ? names : json_null(), "size", json_object_get(rec, "size"),
+                      "layers", (json_int_t)json_array_size(json_object_get(rec, "layers")),
+                      "created", json_object_get(rec, "created"), "imported",
+                      json_object_get(rec, "imported"), "source", json_object_get(rec, "source"));
     if (!o)
         return -ENOMEM;
     return json_array_append_new(arr, o) < 0 ? -ENOMEM : 0;
@@ -1590,9 +1600,8 @@ int image_inspect(const char *root_dir, const char *ref, json_t **ret, struct er
         json_t *dirs = json_array();
         size_t i;
         json_t *l;
-        json_array_foreach(json_object_get(rec, "layers"), i, l)
-            json_array_append_new(dirs, json_sprintf("%s/layers/%s/diff", s.dir,
-                                                json_string_value(l)));
+        json_array_foreach(json_object_get(rec, "layers"), i, l) json_array_append_new(
+                dirs, json_sprintf("%s/layers/%s/diff", s.dir, json_string_value(l)));
         json_object_set_new(rec, "layer_dirs", dirs);
     }
     store_close(&s);
@@ -1618,12 +1627,12 @@ int image_remove(const char *root_dir, const char *ref, struct err *err)
         size_t i;
         json_t *n;
         if (by_name)
-            json_array_foreach(names, i, n)
-                if (STREQ(json_string_value(n), norm)) {
-                    json_array_remove(names, i);
-                    removed = true;
-                    break;
-                }
+            json_array_foreach(names, i, n) if (STREQ(json_string_value(n), norm))
+            {
+                json_array_remove(names, i);
+                removed = true;
+                break;
+            }
         const char *id = json_string_value(json_object_get(rec, "id"));
         if (removed && json_array_size(names) > 0) {
             r = record_save(&s, rec, err);
@@ -1644,14 +1653,13 @@ static int collect_layers_cb(json_t *rec, void *ud)
     char ***keep = ud;
     size_t i;
     json_t *l;
-    json_array_foreach(json_object_get(rec, "layers"), i, l)
-        if (json_is_string(l) && strv_push(keep, json_string_value(l)) < 0)
-            return -ENOMEM;
+    json_array_foreach(json_object_get(rec, "layers"), i,
+                       l) if (json_is_string(l) &&
+                              strv_push(keep, json_string_value(l)) < 0) return -ENOMEM;
     return 0;
 }
 
-int image_gc(const char *root_dir, char *const *extra_in_use, uint64_t *ret_freed,
-        struct err *err)
+int image_gc(const char *root_dir, char *const *extra_in_use, uint64_t *ret_freed, struct err *err)
 {
     struct store s;
     int r = store_open(root_dir, true, &s, err);
@@ -1714,7 +1722,7 @@ int image_gc(const char *root_dir, char *const *extra_in_use, uint64_t *ret_free
 }
 
 int image_overlay_mount(char *const *layers, const char *upper, const char *work,
-        const char *target, unsigned long mount_flags, struct err *err)
+                        const char *target, unsigned long mount_flags, struct err *err)
 {
     size_t n = strv_len(layers);
     if (n == 0)
@@ -1726,7 +1734,7 @@ int image_overlay_mount(char *const *layers, const char *upper, const char *work
         if (mount(layers[0], target, NULL, MS_BIND | MS_REC, NULL) < 0)
             return err_set(err, errno, "bind layer '%s' on '%s'", layers[0], target);
         if ((mount_flags & MS_RDONLY) &&
-                mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+            mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
             return err_set(err, errno, "remount '%s' read-only", target);
         return 0;
     }
@@ -1793,9 +1801,9 @@ int image_overlay_mount(char *const *layers, const char *upper, const char *work
         o += (size_t)sprintf(opt + o, ",upperdir=%s,workdir=%s", upper, work);
     if (o >= 4096)
         return err_setx(err, E2BIG,
-                "overlay on '%s': %zu layers do not fit in a mount option page and this "
-                "kernel lacks lowerdir+",
-                target, n);
+                        "overlay on '%s': %zu layers do not fit in a mount option page and this "
+                        "kernel lacks lowerdir+",
+                        target, n);
     if (mount("overlay", target, "overlay", mount_flags, opt) < 0)
         return err_set(err, errno, "mount overlay on '%s'", target);
     return 0;

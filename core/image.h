@@ -20,23 +20,23 @@
 
 /* What a container needs from its image. Owned by the caller; image_info_free() frees all. */
 struct image_info {
-    char *id;            /* image id (config digest hex); NULL for dir: */
-    char *name;          /* "name:tag" it was found by, or NULL */
-    char **layers;       /* absolute layer directories, lowest first (overlay lowerdirs) */
-    char **layer_ids;    /* diff_id hex of each layer (same order); NULL for dir: */
-    char **entrypoint;   /* config Entrypoint, NULL if absent */
-    char **cmd;          /* config Cmd, NULL if absent */
-    char **env;          /* config Env "KEY=value", NULL if absent */
-    char *workdir;       /* config WorkingDir, NULL if absent */
-    char *user;          /* config User, NULL if absent */
+    char *id;             /* image id (config digest hex); NULL for dir: */
+    char *name;           /* "name:tag" it was found by, or NULL */
+    char **layers;        /* absolute layer directories, lowest first (overlay lowerdirs) */
+    char **layer_ids;     /* diff_id hex of each layer (same order); NULL for dir: */
+    char **entrypoint;    /* config Entrypoint, NULL if absent */
+    char **cmd;           /* config Cmd, NULL if absent */
+    char **env;           /* config Env "KEY=value", NULL if absent */
+    char *workdir;        /* config WorkingDir, NULL if absent */
+    char *user;           /* config User, NULL if absent */
     char **exposed_ports; /* config ExposedPorts keys ("80/tcp"), NULL if absent */
-    char *stop_signal;   /* config StopSignal, NULL if absent */
-    bool in_place;       /* dir: source, layers[0] is the user's directory used as is */
+    char *stop_signal;    /* config StopSignal, NULL if absent */
+    bool in_place;        /* dir: source, layers[0] is the user's directory used as is */
 };
 
 /* Progress of an import, for a terminal display. */
 struct image_progress {
-    size_t layer;        /* 0-based index of the layer being read */
+    size_t layer; /* 0-based index of the layer being read */
     size_t n_layers;
     uint64_t bytes;      /* compressed bytes of this layer read so far */
     uint64_t layer_size; /* compressed size of this layer (0 if unknown) */
@@ -64,7 +64,7 @@ struct image_info *image_info_free(struct image_info *info);
  * If holder is non-NULL (a container name), the image's layers are recorded as in use by
  * it (under the store lock, so gc cannot race) until image_release(). *ret owned by caller. */
 int image_prepare(const char *root_dir, const char *ref, const char *holder,
-        const struct image_opts *opts, struct image_info **ret, struct err *err);
+                  const struct image_opts *opts, struct image_info **ret, struct err *err);
 
 /* Forgets holder's use of layers (container removed). Missing hold is not an error. */
 int image_release(const char *root_dir, const char *holder, struct err *err);
@@ -72,7 +72,7 @@ int image_release(const char *root_dir, const char *holder, struct err *err);
 /* Imports a source into the store, verifying every digest. name ("name[:tag]", tag default
  * "latest") may be NULL. ret may be NULL. On error nothing new is left in the store. */
 int image_import(const char *root_dir, const char *source, const char *name,
-        const struct image_opts *opts, struct image_info **ret, struct err *err);
+                 const struct image_opts *opts, struct image_info **ret, struct err *err);
 
 /* JSON array of image summaries {id, names, size, layers, created, source}. Caller decrefs. */
 int image_list(const char *root_dir, json_t **ret, struct err *err);
@@ -84,15 +84,14 @@ int image_remove(const char *root_dir, const char *ref, struct err *err);
 /* Removes layers used by no image record and no hold, and stale temporary directories.
  * extra_in_use: more layer ids (hex) to keep, or NULL. Returns the number of layers removed;
  * *ret_freed (may be NULL) gets the bytes freed. */
-int image_gc(const char *root_dir, char *const *extra_in_use, uint64_t *ret_freed,
-        struct err *err);
+int image_gc(const char *root_dir, char *const *extra_in_use, uint64_t *ret_freed, struct err *err);
 
 /* Mounts an overlay of layers (lowest first) with upper/work (both NULL = read-only overlay)
  * on target. Uses the new mount API with one "lowerdir+" per layer (kernel 6.8+), so the
  * number of layers is not capped by the mount-option page; falls back to mount(2) with a
  * "lowerdir=" option where fsopen/lowerdir+ is absent. Returns 0 or -errno with err set. */
 int image_overlay_mount(char *const *layers, const char *upper, const char *work,
-        const char *target, unsigned long mount_flags, struct err *err);
+                        const char *target, unsigned long mount_flags, struct err *err);
 
 /* ---- Pure helpers (no I/O), exposed for unit tests ---- */
 

@@ -113,7 +113,7 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
     c->blob_bytes += (uint64_t)n;
     if (s->expect_size != UINT64_MAX && c->blob_bytes > s->expect_size) {
         err_setx(c->err, EINVAL, "larger than its descriptor says (%" PRIu64 " bytes)",
-                s->expect_size);
+                 s->expect_size);
         c->failed = true;
         return -1;
     }
@@ -159,7 +159,7 @@ static la_ssize_t tar_read(struct archive *ar, void *ud, const void **ret)
     c->tar_bytes += size;
     if (c->tar_bytes > c->max_bytes) {
         err_setx(c->err, EFBIG, "uncompressed size exceeds the limit of %" PRIu64 " bytes",
-                c->max_bytes);
+                 c->max_bytes);
         c->failed = true;
         return -1;
     }
@@ -281,8 +281,8 @@ static int walk(struct writer *w, const char *entry, const char *dir, bool creat
         close(cur);
         if (nfd == -ELOOP || nfd == -ENOTDIR)
             return err_setx(w->err, EINVAL,
-                    "entry '%s': parent '%s' is a symlink or not a directory in this layer",
-                    entry, comp);
+                            "entry '%s': parent '%s' is a symlink or not a directory in this layer",
+                            entry, comp);
         if (nfd < 0)
             return err_set(w->err, -nfd, "entry '%s': open parent '%s'", entry, comp);
         cur = nfd;
@@ -307,7 +307,7 @@ static int proc_path(char *buf, size_t len, int dir_fd, const char *name)
 
 /* Applies the entry's xattrs to fd (or to dir_fd/name when fd < 0, without following). */
 static int apply_xattrs(struct writer *w, struct archive_entry *e, const char *entry, int fd,
-        int dir_fd, const char *name)
+                        int dir_fd, const char *name)
 {
     const char *xn;
     const void *xv;
@@ -331,7 +331,7 @@ static int apply_xattrs(struct writer *w, struct archive_entry *e, const char *e
         if (r < 0) {
             if (errno == ENOTSUP || errno == EPERM) {
                 log_debug("%s: entry '%s': xattr '%s': %s, ignoring", w->what, entry, xn,
-                        strerror(errno));
+                          strerror(errno));
                 continue;
             }
             return err_set(w->err, errno, "entry '%s': set xattr '%s'", entry, xn);
@@ -341,12 +341,12 @@ static int apply_xattrs(struct writer *w, struct archive_entry *e, const char *e
 }
 
 static int check_ids(struct writer *w, struct archive_entry *e, const char *entry, uid_t *uid,
-        gid_t *gid)
+                     gid_t *gid)
 {
     la_int64_t u = archive_entry_uid(e), g = archive_entry_gid(e);
     if (u < 0 || g < 0 || u >= (la_int64_t)UINT32_MAX || g >= (la_int64_t)UINT32_MAX)
         return err_setx(w->err, EINVAL, "entry '%s': owner %lld:%lld out of range", entry,
-                (long long)u, (long long)g);
+                        (long long)u, (long long)g);
     *uid = (uid_t)u;
     *gid = (gid_t)g;
     return 0;
@@ -367,7 +367,7 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2])
 /* Removes what a previous entry of this layer left at dir_fd/name (tar: the later entry
  * wins). Keeps a directory when the new entry is one too. Returns 1 when a directory stays. */
 static int clear_existing(struct writer *w, int dir_fd, const char *name, const char *entry,
-        bool new_is_dir, bool *ret_was_whiteout)
+                          bool new_is_dir, bool *ret_was_whiteout)
 {
     struct stat st;
     *ret_was_whiteout = false;
@@ -398,7 +398,7 @@ static int clear_existing(struct writer *w, int dir_fd, const char *name, const 
 }
 
 static int write_data(struct writer *w, struct archive *b, int fd, const char *entry,
-        la_int64_t size)
+                      la_int64_t size)
 {
     const void *p;
     size_t len;
@@ -455,14 +455,13 @@ static int remember_dir(struct writer *w, const char *clean, const struct timesp
 }
 
 static int do_whiteout(struct writer *w, enum image_wh wh, const char *clean, const char *target,
-        int parent_fd)
+                       int parent_fd)
 {
     if (wh == WH_OPAQUE) {
         /* The marker makes its directory opaque: lower layers' content is hidden, this
          * layer's own entries (before or after the marker) stay. */
         if (!*target)
-            return err_setx(w->err, EINVAL, "entry '%s': opaque whiteout of the layer root",
-                    clean);
+            return err_setx(w->err, EINVAL, "entry '%s': opaque whiteout of the layer root", clean);
         int r = set_opaque_fd(parent_fd);
         if (r < 0)
             return err_set(w->err, -r, "entry '%s': set opaque xattr", clean);
@@ -487,8 +486,7 @@ static int do_whiteout(struct writer *w, enum image_wh wh, const char *clean, co
     return 0;
 }
 
-static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e,
-        const char *clean)
+static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e, const char *clean)
 {
     _cleanup_free_ char *wh_target = NULL;
     enum image_wh wh = image_whiteout_classify(clean, &wh_target);
@@ -537,10 +535,9 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         _cleanup_free_ char *hclean = NULL;
         if (image_path_clean(hl, &hclean) < 0 || !*hclean)
             return err_setx(w->err, EINVAL, "entry '%s': hardlink target '%s' outside the layer",
-                    clean, hl);
+                            clean, hl);
         const char *hs = strrchr(hclean, '/');
-        _cleanup_free_ char *hparent =
-                hs ? strndup(hclean, (size_t)(hs - hclean)) : strdup("");
+        _cleanup_free_ char *hparent = hs ? strndup(hclean, (size_t)(hs - hclean)) : strdup("");
         if (!hparent)
             return err_set(w->err, ENOMEM, "entry");
         /* The target's parent is walked without creating and without following symlinks:
@@ -580,8 +577,8 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         w->declared += (uint64_t)size;
         if (w->declared > w->max_bytes)
             return err_setx(w->err, EFBIG,
-                    "entry '%s': file sizes exceed the limit of %" PRIu64 " bytes", clean,
-                    w->max_bytes);
+                            "entry '%s': file sizes exceed the limit of %" PRIu64 " bytes", clean,
+                            w->max_bytes);
         mode_t cmode = perm & 0777;
         _cleanup_close_ int fd =
                 openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, cmode);
@@ -642,7 +639,7 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         if (mknodat(pfd, base, t | 0600, dev) < 0)
             return err_set(w->err, errno, "entry '%s': mknod", clean);
         if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-                fchmodat(pfd, base, perm, 0) < 0)
+            fchmodat(pfd, base, perm, 0) < 0)
             return err_set(w->err, errno, "entry '%s': set owner/mode", clean);
         if ((r = apply_xattrs(w, e, clean, -1, pfd, base)) < 0)
             return r;
@@ -654,8 +651,7 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         log_debug("%s: entry '%s': socket, skipped", w->what, clean);
         return 0;
     default:
-        return err_setx(w->err, EINVAL, "entry '%s': unknown file type 0%o", clean,
-                (unsigned)type);
+        return err_setx(w->err, EINVAL, "entry '%s': unknown file type 0%o", clean, (unsigned)type);
     }
 }
 
@@ -697,7 +693,7 @@ static mode_t current_umask(void)
 }
 
 int layer_extract(struct layer_source *src, int root_fd, const struct layer_limits *lim,
-        struct layer_result *ret, struct err *err)
+                  struct layer_result *ret, struct err *err)
 {
     _cleanup_md_ EVP_MD_CTX *blob_md = EVP_MD_CTX_new();
     _cleanup_md_ EVP_MD_CTX *tar_md = EVP_MD_CTX_new();
@@ -727,7 +723,8 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
             return -err->code;
         return err_setx(err, EINVAL, "%s", archive_error_string(a));
     }
-    c.same_stream = archive_filter_count(a) == 1 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
+    c.same_stream =
+            archive_filter_count(a) == 1 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
     archive_read_support_format_tar(b);
     archive_read_support_format_gnutar(b);
     if (archive_read_open(b, &c, NULL, tar_read, NULL) != ARCHIVE_OK) {
@@ -754,8 +751,7 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
         if (ar == ARCHIVE_EOF)
             break;
         if (ar < ARCHIVE_WARN) {
-            r = c.failed ? -err->code
-                         : err_setx(err, EINVAL, "%s", archive_error_string(b));
+            r = c.failed ? -err->code : err_setx(err, EINVAL, "%s", archive_error_string(b));
             break;
         }
         if (++entries > lim->max_entries) {
@@ -767,14 +763,13 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
         r = image_path_clean(path, &clean);
         if (r < 0) {
             r = err_setx(err, EINVAL, "entry '%s': path is absolute, empty or climbs out ('..')",
-                    path ? path : "(null)");
+                         path ? path : "(null)");
             break;
         }
         r = do_entry(&w, b, e, clean);
         if (r == -EIO && !err->code)
             r = c.failed ? -err->code
-                         : err_setx(err, EIO, "entry '%s': %s", clean,
-                                   archive_error_string(b));
+                         : err_setx(err, EIO, "entry '%s': %s", clean, archive_error_string(b));
         if (r < 0)
             break;
     }
@@ -800,7 +795,7 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
         return -err->code;
     if (src->expect_size != UINT64_MAX && c.blob_bytes != src->expect_size)
         return err_setx(err, EINVAL, "size %" PRIu64 " differs from its descriptor (%" PRIu64 ")",
-                c.blob_bytes, src->expect_size);
+                        c.blob_bytes, src->expect_size);
     md_hex(blob_md, ret->blob_hex);
     if (c.same_stream)
         memcpy(ret->diff_hex, ret->blob_hex, sizeof(ret->diff_hex));

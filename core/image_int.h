@@ -25,12 +25,12 @@ static inline void md_freep(EVP_MD_CTX **c)
 /* Where a layer's (possibly compressed) bytes come from: a file descriptor, an entry of an
  * outer archive being read (docker-archive), or a memory buffer. */
 struct layer_source {
-    int fd;                 /* >= 0: read from this fd */
-    struct archive *outer;  /* else: archive_read_data_block of the current outer entry */
-    const void *mem;        /* else: memory */
+    int fd;                /* >= 0: read from this fd */
+    struct archive *outer; /* else: archive_read_data_block of the current outer entry */
+    const void *mem;       /* else: memory */
     size_t mem_len;
-    uint64_t expect_size;   /* compressed size to enforce; UINT64_MAX = unknown */
-    const char *what;       /* name for messages ("blob sha256:...", "layer.tar") */
+    uint64_t expect_size; /* compressed size to enforce; UINT64_MAX = unknown */
+    const char *what;     /* name for messages ("blob sha256:...", "layer.tar") */
     /* progress */
     void (*progress)(uint64_t bytes, void *userdata);
     void *userdata;
@@ -38,16 +38,16 @@ struct layer_source {
 
 /* Result of extracting one layer. */
 struct layer_result {
-    char blob_hex[65];   /* sha256 of the bytes read from the source */
-    char diff_hex[65];   /* sha256 of the uncompressed tar stream */
-    uint64_t blob_size;  /* bytes read from the source */
-    uint64_t tar_size;   /* uncompressed bytes */
+    char blob_hex[65];  /* sha256 of the bytes read from the source */
+    char diff_hex[65];  /* sha256 of the uncompressed tar stream */
+    uint64_t blob_size; /* bytes read from the source */
+    uint64_t tar_size;  /* uncompressed bytes */
     uint64_t entries;
-    uint64_t written;    /* bytes of file data written */
+    uint64_t written; /* bytes of file data written */
 };
 
 struct layer_limits {
-    uint64_t max_bytes;   /* uncompressed stream + declared file sizes */
+    uint64_t max_bytes; /* uncompressed stream + declared file sizes */
     uint64_t max_entries;
 };
 
@@ -56,7 +56,7 @@ struct layer_limits {
  * that would write outside root_fd. Hashes both streams on the way. On error the directory
  * holds partial content: the caller removes it. */
 int layer_extract(struct layer_source *src, int root_fd, const struct layer_limits *lim,
-        struct layer_result *ret, struct err *err);
+                  struct layer_result *ret, struct err *err);
 
 /* sha256 of a buffer as 64 lowercase hex chars. */
 void sha256_hex(const void *data, size_t len, char ret_hex[65]);

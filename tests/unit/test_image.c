@@ -56,20 +56,20 @@ static int test_digest_parse(void)
 static int test_media_types(void)
 {
     CHECK_INT(image_media_parse("application/vnd.oci.image.layer.v1.tar+gzip"),
-            MEDIA_OCI_LAYER_GZIP);
+              MEDIA_OCI_LAYER_GZIP);
     CHECK_INT(image_media_parse("application/vnd.oci.image.layer.v1.tar+zstd"),
-            MEDIA_OCI_LAYER_ZSTD);
+              MEDIA_OCI_LAYER_ZSTD);
     CHECK_INT(image_media_parse("application/vnd.docker.image.rootfs.diff.tar.gzip"),
-            MEDIA_DOCKER_LAYER_GZIP);
+              MEDIA_DOCKER_LAYER_GZIP);
     CHECK(image_media_is_layer(image_media_parse("application/vnd.oci.image.layer.v1.tar")));
     CHECK(image_media_is_index(image_media_parse("application/vnd.oci.image.index.v1+json")));
-    CHECK(image_media_is_index(image_media_parse(
-            "application/vnd.docker.distribution.manifest.list.v2+json")));
+    CHECK(image_media_is_index(
+            image_media_parse("application/vnd.docker.distribution.manifest.list.v2+json")));
     CHECK(image_media_is_manifest(
             image_media_parse("application/vnd.docker.distribution.manifest.v2+json")));
     /* Non-distributable layers point at URLs: never a layer we extract. */
-    CHECK(!image_media_is_layer(image_media_parse(
-            "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")));
+    CHECK(!image_media_is_layer(
+            image_media_parse("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")));
     CHECK_INT(image_media_parse("application/vnd.oci.image.layer.v1.tar+GZIP"), MEDIA_UNKNOWN);
     CHECK_INT(image_media_parse(""), MEDIA_UNKNOWN);
     CHECK_INT(image_media_parse(NULL), MEDIA_UNKNOWN);
@@ -124,8 +124,8 @@ static int test_name_normalize(void)
     CHECK_INT(image_name_normalize("docker.io/library/busybox:1.36", &n), 0);
     CHECK_STR(n, "docker.io/library/busybox:1.36");
     free(n);
-    static const char *bad[] = {"", "Web", ":tag", "web:", "web:-x", "web:.x", "/web", "a//b",
-            "a/", "a/.hidden", "web:t/x", "we b", "web:ta g"};
+    static const char *bad[] = {"",     "Web", ":tag",      "web:",    "web:-x", "web:.x",  "/web",
+                                "a//b", "a/",  "a/.hidden", "web:t/x", "we b",   "web:ta g"};
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         n = NULL;
         if (image_name_normalize(bad[i], &n) != -EINVAL) {
@@ -142,8 +142,13 @@ static int test_path_clean(void)
     static const struct {
         const char *in, *out;
     } ok[] = {
-            {"./etc/passwd", "etc/passwd"}, {"etc//x/./y/", "etc/x/y"}, {".", ""}, {"./", ""},
-            {"a/.wh..wh..opq", "a/.wh..wh..opq"}, {"...", "..."}, {"a/..b", "a/..b"},
+            {"./etc/passwd", "etc/passwd"},
+            {"etc//x/./y/", "etc/x/y"},
+            {".", ""},
+            {"./", ""},
+            {"a/.wh..wh..opq", "a/.wh..wh..opq"},
+            {"...", "..."},
+            {"a/..b", "a/..b"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
         char *c = NULL;
@@ -184,8 +189,8 @@ static int test_whiteout_classify(void)
     CHECK_INT(image_whiteout_classify("etc/passwd", NULL), WH_NONE);
     CHECK_INT(image_whiteout_classify("etc/x.wh.y", NULL), WH_NONE);
     CHECK_INT(image_whiteout_classify("a/.wh.", NULL), WH_INVALID);
-    CHECK_INT(image_whiteout_classify("a/.wh..", NULL), WH_INVALID);   /* the dir itself */
-    CHECK_INT(image_whiteout_classify("a/.wh...", NULL), WH_INVALID);  /* its parent */
+    CHECK_INT(image_whiteout_classify("a/.wh..", NULL), WH_INVALID);  /* the dir itself */
+    CHECK_INT(image_whiteout_classify("a/.wh...", NULL), WH_INVALID); /* its parent */
     CHECK_INT(image_whiteout_classify("a/.wh..wh.plnk", NULL), WH_INVALID);
     CHECK_INT(image_whiteout_classify(".wh..wh..opqx", NULL), WH_INVALID);
     return 0;
@@ -237,8 +242,8 @@ static void tb_close(struct tb *t)
 static int extract_mem(struct tb *t, const char *dir, struct layer_result *res, struct err *err)
 {
     _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct layer_source src = {.fd = -1, .mem = t->buf, .mem_len = t->used,
-            .expect_size = UINT64_MAX, .what = "test"};
+    struct layer_source src = {
+            .fd = -1, .mem = t->buf, .mem_len = t->used, .expect_size = UINT64_MAX, .what = "test"};
     struct layer_limits lim = {.max_bytes = 1 << 20, .max_entries = 100};
     return layer_extract(&src, fd, &lim, res, err);
 }
@@ -301,8 +306,8 @@ static int test_extract_refuses_escapes(void)
         CHECK(mkdtemp(dir));
         struct tb t;
         tb_open(&t);
-        tb_add(&t, cases[i].name, cases[i].type, cases[i].type == AE_IFREG && !cases[i].link ? "x" : NULL,
-                cases[i].link);
+        tb_add(&t, cases[i].name, cases[i].type,
+               cases[i].type == AE_IFREG && !cases[i].link ? "x" : NULL, cases[i].link);
         if (cases[i].then)
             tb_add(&t, cases[i].then, AE_IFREG, "y", NULL);
         tb_close(&t);
@@ -370,7 +375,8 @@ static int test_overlay_many_layers(void)
     CHECK(layers);
     for (int i = 0; i < N; i++) {
         /* long names: 120 * ~90 bytes is well past one page */
-        layers[i] = strdup_printf("%s/layer-%03d-padding-padding-padding-padding-padding-padding", dir, i);
+        layers[i] = strdup_printf("%s/layer-%03d-padding-padding-padding-padding-padding-padding",
+                                  dir, i);
         CHECK(mkdir(layers[i], 0755) == 0);
         _cleanup_free_ char *f = strdup_printf("%s/f%03d", layers[i], i);
         int fd = open(f, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
