@@ -236,6 +236,22 @@ PY
     assert_contains "$o" "name one with oci:DIR:TAG"
 }
 
+t_zstd_oci_layer() {
+    # an OCI layer in zstd (tar+zstd media type), as buildah/podman can write
+    export MGR_ROOT=$T_TMP/root-zstd
+    corrupt_layout zstd-layout '
+import gzip, subprocess
+l = m["layers"][0]
+raw = gzip.decompress(open(blob(l["digest"][7:]), "rb").read())
+z = subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE, check=True).stdout
+h = hashlib.sha256(z).hexdigest(); open(blob(h), "wb").write(z)
+l.update({"digest": "sha256:" + h, "size": len(z), "mediaType": "application/vnd.oci.image.layer.v1.tar+zstd"})
+fix_config = False' || return 1
+    "$MGR" image import "oci:$W/zstd-layout" --name mgrt-zstd >/dev/null || return 1
+    merged_listing mgrt-zstd >"$W/zstd.txt" || return 1
+    diff -u "$W/ref.txt" "$W/zstd.txt" || fail "zstd layer rootfs differs"
+}
+
 t_tar_sniffing() {
     export MGR_ROOT=$T_TMP/root-tar
     tar -C "$W/ref/rootfs" --xattrs --numeric-owner -cf "$W/plain.blob" . || return 1
@@ -558,6 +574,7 @@ tcase umask_independent t_umask_independent
 tcase docker_archive t_docker_archive
 tcase docker_archive_blobs_layout t_docker_archive_blobs_layout
 tcase multi_arch_index t_multi_arch_index
+tcase zstd_oci_layer t_zstd_oci_layer
 tcase tar_sniffing t_tar_sniffing
 tcase corrupted_blob t_corrupted_blob
 tcase wrong_diff_id t_wrong_diff_id
