@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -242,8 +243,11 @@ static void intent_set(struct mgr *m, const char *name, bool stopped)
 
 void mgr_emit(struct mgr *m, struct unit_rt *u, const char *what, const char *detail)
 {
-    json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s?}", "time",
-            (json_int_t)now_realtime_ms(), "unit", u->name, "event", what, "state",
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    json_t *ev = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s?}", "time",
+            (json_int_t)now_realtime_ms(), "time_us",
+            (json_int_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, "unit", u->name, "event", what, "state",
             u->is_network ? (u->net_up ? "up" : "down") : sv_state_name(u->sv.state),
             "health", sv_health_name(u->hc.state), "detail", detail);
     if (ev) {
@@ -535,6 +539,9 @@ static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
     if (ex)
         in.exit = *ex;
     struct sv_output o = sv_step(&u->sv, unit_of(u), &in);
+    /* Announce the transition before its effects, which may cause further transitions. */
+    if (u->sv.state != before)
+        mgr_emit(m, u, sv_event_name(ev), NULL);
     if (u->sv.stop_intent != intent_before)
         intent_set(m, u->name, u->sv.stop_intent);
     if (u->sv.state != SV_STOPPING && u->sv.state != SV_BACKOFF)
@@ -544,7 +551,6 @@ static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
     case SVA_NONE: break;
     case SVA_SPAWN: {
         struct err e = {0};
-        mgr_emit(m, u, sv_event_name(ev), NULL);
         int r = spawn(u, &e);
         free(u->last_error);
         u->last_error = NULL;
@@ -602,7 +608,6 @@ static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
     default: break;
     }
     if (u->sv.state != before) {
-        mgr_emit(m, u, sv_event_name(ev), NULL);
         wake_waiters(m);
         api_poll_pending(m);
     }
@@ -957,6 +962,16 @@ static json_t *unit_status(struct mgr *m, struct unit_rt *u, bool detail)
             json_object_set_new(o, "memory", json_integer((json_int_t)st.mem_current));
         if (st.cpu_usage_ns != UINT64_MAX)
             json_object_set_new(o, "cpu_ns", json_integer((json_int_t)st.cpu_usage_ns));
+        /* the rest of the cgroup accounting (core/cgroup.h); UINT64_MAX = host cannot tell */
+        const struct {
+            const char *key;
+            uint64_t v;
+        } more[] = {{"memory_peak", st.mem_peak}, {"pids", st.pids_current},
+                {"io_read_bytes", st.io_read_bytes}, {"io_write_bytes", st.io_write_bytes},
+                {"oom_kills", st.oom_kills}};
+        for (size_t k = 0; k < ARRAY_SIZE(more); k++)
+            if (more[k].v != UINT64_MAX)
+                json_object_set_new(o, more[k].key, json_integer((json_int_t)more[k].v));
     }
     json_object_set_new(o, "addresses", addresses_json(m, u));
     if (u->sv.state == SV_BACKOFF && u->sv.deadline_ms)
