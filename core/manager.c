@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -874,6 +875,8 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
     wake_waiters(m);
     *ret_resp = resp;
     r = mgr_busy(m) ? 1 : 0;
+    /* An apply allocates and frees a lot (parsed units, JSON): give it back to the system. */
+    malloc_trim(0);
 out:
     rec_plan_clear(&plan);
     for (size_t i = 0; want && i < set.n; i++) {
