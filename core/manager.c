@@ -45,6 +45,7 @@ static void image_info_freep(struct image_info **p)
 
 static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex);
 static void on_pidfd(struct loop *l, int fd, uint32_t events, void *data);
+static void remove_idle_networks(struct mgr *m);
 
 /* Used for a container whose unit is unknown (adopted, file gone): stop with SIGTERM, 10 s,
  * never restart. */
@@ -526,6 +527,7 @@ static void finish_remove(struct unit_rt *u)
     mgr_emit(m, u, "removed", NULL);
     urt_free(m, u);
     wake_waiters(m);
+    remove_idle_networks(m);
     api_poll_pending(m); /* also continues an ordered shutdown */
 }
 
@@ -658,6 +660,30 @@ static void network_down(struct unit_rt *u)
     if (m->net_ok && u->unit && net_network_down(&m->net, u->unit, &e) < 0)
         log_warn("network '%s': %s", u->name, e.msg);
     u->net_up = false;
+}
+
+/* Networks dropped from the desired set go once no container is attached to them. */
+static void remove_idle_networks(struct mgr *m)
+{
+    for (struct unit_rt *n = m->units, *next; n; n = next) {
+        next = n->next;
+        if (!n->is_network || !n->removing)
+            continue;
+        bool used = false;
+        for (struct unit_rt *u = m->units; u && !used; u = u->next) {
+            if (u->is_network || (!u->c && u->sv.state != SV_STOPPING))
+                continue;
+            const struct unit *un = unit_of(u);
+            for (size_t i = 0; i < un->n_networks; i++)
+                if (STREQ(un->networks[i].name, n->name))
+                    used = true;
+        }
+        if (!used) {
+            network_down(n);
+            finish_remove(n);
+            return; /* finish_remove re-enters through api_poll_pending: list changed */
+        }
+    }
 }
 
 /* Replaces u's spec with nu (owned), keeping the container (update in place). */
@@ -797,8 +823,7 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
             log_info("unit '%s': removing (file gone)", u->name);
             u->removing = true;
             if (u->is_network) {
-                network_down(u);
-                finish_remove(u);
+                /* Taken down once no container uses it (remove_idle_networks). */
             } else {
                 drive(u, EV_REMOVE, NULL);
             }
@@ -867,6 +892,7 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
         default: break;
         }
     }
+    remove_idle_networks(m);
     /* Fix up borrowed pointers in the set: units moved into unit_rts. */
     m->desired_set.n = 0;
     for (struct unit_rt *u = m->units; u; u = u->next)

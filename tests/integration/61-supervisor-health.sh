@@ -124,6 +124,35 @@ case_exec() {
     assert_eq "$out" hi "stdin with -i"
 }
 
+# A network unit and two containers on it: the bridge comes up first, b waits for a to be
+# healthy, b reaches a by name; removing the files removes the containers, then the bridge.
+case_network_stack() {
+    sv_setup net
+    unit "$MGR_UNITS/net.yaml" <<EOT
+kind: network
+name: mgrtsvnet
+bridge: mgrtsvbr0
+subnet: 10.199.7.0/24
+gateway: 10.199.7.1
+EOT
+    u mgrtsv-na "command: [\"/bin/httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]
+networks: [{name: mgrtsvnet, address: 10.199.7.10}]
+health: {http: {port: 80}, interval: 200ms}"
+    u mgrtsv-nb "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+networks: [mgrtsvnet]
+depends_on: {mgrtsv-na: {condition: healthy}}"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-nb || return 1
+    assert_eq "$(field mgrtsv-na '.addresses[0]')" 10.199.7.10 || return 1
+    ip -br addr show mgrtsvbr0 | grep -q 10.199.7.1/24 || { fail "bridge address"; return 1; }
+    assert_eq "$("$MGR" exec mgrtsv-nb -- /bin/wget -q -O- http://mgrtsv-na/index.html)" hello || return 1
+    rm "$MGR_UNITS"/*.yaml
+    "$MGR" apply >/dev/null || return 1
+    wait_for 3 bash -c "! ip link show mgrtsvbr0" >/dev/null 2>&1 || { fail "bridge left"; return 1; }
+    assert_eq "$("$MGR" status --json | jq length)" 0 "units left"
+}
+
+tcase "network unit: bridge, addresses, health across it, removal order" case_network_stack
 tcase "http probe: healthy, then unhealthy -> restarted" case_http_unhealthy_restart
 tcase "tcp probe (nc -l): healthy, then unhealthy -> restarted" case_tcp_unhealthy_restart
 tcase "image without a shell becomes healthy through an http probe" case_http_no_shell

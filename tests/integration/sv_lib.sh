@@ -41,6 +41,7 @@ sv_teardown() {
             [ -d "$c" ] && rmdir "$c" 2>/dev/null
         done
     done
+    ip link del mgrtsvbr0 2>/dev/null
     if [ -n "${T_DEBUG:-}" ]; then cat "$CASE_DIR/daemon.log" >&2; fi
 }
 
