@@ -26,12 +26,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: mgr run [--keep-upper] UNIT.yaml\n\n"
+    fprintf(f, "Usage: mgr run [--keep-upper] [--no-cgroup] UNIT.yaml\n\n"
                "Runs one container unit in the foreground, without a daemon: its output on the\n"
                "terminal, Ctrl-C and SIGTERM forwarded to it, and mgr exits with its exit status\n"
                "(128+N if killed by signal N; 125 if it could not be started).\n\n"
                "  --keep-upper   keep the container's writable layer under --root (default: a\n"
-               "                 tmpfs that goes away with the container)\n");
+               "                 tmpfs that goes away with the container)\n"
+               "  --no-cgroup    no cgroup of its own: no limits, no accounting (the unit's\n"
+               "                 resources are refused)\n");
 }
 
 static const int fwd_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -40,14 +42,16 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
             {"keep-upper", no_argument, NULL, 'k'},
+            {"no-cgroup", no_argument, NULL, 'C'},
             {"help", no_argument, NULL, 'h'},
             {0},
     };
-    bool keep_upper = false;
+    bool keep_upper = false, no_cgroup = false;
     int c;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
         case 'k': keep_upper = true; break;
+        case 'C': no_cgroup = true; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -117,7 +121,15 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
     }
 
     /* cgroup: every container gets its own group when the host has cgroups at all. */
-    r = cg_manager_open(NULL, &cgm, &err);
+    if (no_cgroup) {
+        if (u->res.mem_max != UNIT_UNSET || u->res.pids_max != UNIT_UNSET ||
+                u->res.cpu_max_milli != UNIT_UNSET || u->res.cpus) {
+            log_error("unit '%s': --no-cgroup: the unit sets resource limits", u->name);
+            goto out;
+        }
+        r = 0;
+    } else
+        r = cg_manager_open(NULL, &cgm, &err);
     if (r < 0) {
         log_warn("unit '%s': %s: running without a cgroup", u->name, err.msg);
         err_clear(&err);
