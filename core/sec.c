@@ -216,30 +216,50 @@ struct sec_plan *sec_plan_free(struct sec_plan *p)
     return NULL;
 }
 
+static int sec_add_sysctl(struct sec_plan *p, const char *key, const char *value,
+        struct err *err)
+{
+    struct sec_sysctl *s = &p->sysctl[p->n_sysctl];
+
+    s->key = strdup(key);
+    s->path = strdup(key);
+    s->value = strdup(value ? value : "");
+    p->n_sysctl++;
+    if (!s->key || !s->path || !s->value)
+        return err_set(err, ENOMEM, "sysctl");
+    if (!strchr(s->path, '/'))
+        for (char *c = s->path; *c; c++)
+            if (*c == '.')
+                *c = '/';
+    return 0;
+}
+
+/* As podman's containers.conf: root in a private network namespace may open ICMP datagram
+ * sockets (ping without CAP_NET_RAW), unless the unit sets the key itself. */
+#define SEC_PING_KEY     "net.ipv4.ping_group_range"
+#define SEC_PING_DEFAULT "0 0"
+
 static int sec_prepare_sysctl(struct sec_plan *p, const struct unit *u, struct err *err)
 {
-    if (u->sec.n_sysctl == 0)
-        return 0;
-    p->sysctl = calloc(u->sec.n_sysctl, sizeof(*p->sysctl));
+    bool ping = sec_ns_private(u, NS_NET);
+    int r;
+
+    p->sysctl = calloc(u->sec.n_sysctl + 1, sizeof(*p->sysctl));
     if (!p->sysctl)
         return err_set(err, ENOMEM, "sysctl");
     for (size_t i = 0; i < u->sec.n_sysctl; i++) {
         const struct kv *kv = &u->sec.sysctl[i];
-        struct sec_sysctl *s = &p->sysctl[i];
-        int r = sec_check_sysctl_key(u, kv->key, err);
+        r = sec_check_sysctl_key(u, kv->key, err);
         if (r < 0)
             return r;
-        s->key = strdup(kv->key);
-        s->path = strdup(kv->key);
-        s->value = strdup(kv->value ? kv->value : "");
-        p->n_sysctl = i + 1;
-        if (!s->key || !s->path || !s->value)
-            return err_set(err, ENOMEM, "sysctl");
-        if (!strchr(s->path, '/'))
-            for (char *c = s->path; *c; c++)
-                if (*c == '.')
-                    *c = '/';
+        r = sec_add_sysctl(p, kv->key, kv->value, err);
+        if (r < 0)
+            return r;
+        if (STREQ(p->sysctl[p->n_sysctl - 1].path, "net/ipv4/ping_group_range"))
+            ping = false;
     }
+    if (ping)
+        return sec_add_sysctl(p, SEC_PING_KEY, SEC_PING_DEFAULT, err);
     return 0;
 }
 

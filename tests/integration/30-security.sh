@@ -300,7 +300,15 @@ t_symlink_bind_target() {
 }
 
 t_sysctl() {
-    local out rc
+    local out rc host_ping
+    host_ping=$(cat /proc/sys/net/ipv4/ping_group_range)
+    # podman's default: ICMP datagram sockets for root in its own network namespace
+    out=$(printf 'command: [/bin/cat, /proc/sys/net/ipv4/ping_group_range]\n' | run_unit) || fail "run: $out" || return 1
+    assert_eq "$out" $'0\t0' "default ping_group_range inside" || return 1
+    out=$(printf 'namespaces: {net: host}\ncommand: [/bin/cat, /proc/sys/net/ipv4/ping_group_range]\n' | run_unit) ||
+        fail "run: $out" || return 1
+    assert_eq "$out" "$host_ping" "host network: nothing written" || return 1
+    assert_eq "$(cat /proc/sys/net/ipv4/ping_group_range)" "$host_ping" "host value" || return 1
     out=$(printf '%s\n' 'user: www' 'security: {sysctl: {net.ipv4.ip_unprivileged_port_start: "80"}}' \
         'command: [/bin/sh, -c, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; /sectest bind 80"]' |
         run_unit) || fail "run: $out" || return 1

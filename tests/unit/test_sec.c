@@ -67,11 +67,29 @@ static int test_plan_sysctl(void)
     u.sec.sysctl = kv;
     u.sec.n_sysctl = 2;
     CHECK_INT(sec_prepare(&u, &p, &e), 0);
-    CHECK_INT(p->n_sysctl, 2);
+    CHECK_INT(p->n_sysctl, 3);
     CHECK_STR(p->sysctl[0].path, "net/ipv4/ip_unprivileged_port_start");
     CHECK_STR(p->sysctl[0].value, "80");
     CHECK_STR(p->sysctl[1].path, "net/ipv4/conf/eth0.1/rp_filter");
+    /* podman's default: root may ping without CAP_NET_RAW in its own network namespace */
+    CHECK_STR(p->sysctl[2].path, "net/ipv4/ping_group_range");
+    CHECK_STR(p->sysctl[2].value, "0 0");
     p = sec_plan_free(p);
+    /* the unit's own value wins; the host's network gets nothing */
+    struct kv own[] = {{"net/ipv4/ping_group_range", "0 100"}};
+    u.sec.sysctl = own;
+    u.sec.n_sysctl = 1;
+    CHECK_INT(sec_prepare(&u, &p, &e), 0);
+    CHECK_INT(p->n_sysctl, 1);
+    CHECK_STR(p->sysctl[0].value, "0 100");
+    p = sec_plan_free(p);
+    u.sec.n_sysctl = 0;
+    u.ns[NS_NET].mode = NS_HOST;
+    CHECK_INT(sec_prepare(&u, &p, &e), 0);
+    CHECK_INT(p->n_sysctl, 0);
+    p = sec_plan_free(p);
+    u.ns[NS_NET].mode = NS_PRIVATE;
+    u.sec.sysctl = kv;
     u.sec.n_sysctl = 3;
     CHECK_INT(sec_prepare(&u, &p, &e), -EPERM);
     CHECK(p == NULL);
