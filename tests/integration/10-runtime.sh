@@ -248,6 +248,38 @@ t_reclaim_after_sigkill() {
     assert_eq "$(find /sys/fs/cgroup/ -maxdepth 4 -type d -name mgrt-rec | wc -l)" 0 "cgroups left"
 }
 
+# rt_adopt + rt_exec (what `mgr exec` and command health checks use), through a driver.
+t_exec() {
+    local PKGS="yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 libcap libseccomp jansson libcrypto libkmod"
+    local drv="$T_TMP/rtexec"
+    cc -std=gnu11 -D_GNU_SOURCE -O2 -I"$TOP/core" $(pkg-config --cflags $PKGS) -o "$drv" \
+        "$TOP/tests/integration/rtexec.c" "$B/libmgrcore.a" $(pkg-config --libs $PKGS) ||
+        { fail "cannot build rtexec"; return 1; }
+    mk mgrt-ex <<'EOF2'
+command: ["/payload", "sleep", "20"]
+hostname: mgrt-exhost
+user: "www"
+EOF2
+    bg mgrt-ex; local m=$! rc=0
+    wait_for 5 running mgrt-ex || { kill $m; return 1; }
+    local p; p=$(state_pid mgrt-ex)
+    assert_eq "$("$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /payload hostname)" mgrt-exhost "hostname via exec" || rc=1
+    assert_eq "$("$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /payload id)" "uid=101 gid=101 groups=" "user via exec" || rc=1
+    # The exec'd process is in the container's pid namespace (pid 1 is the init, so not 1).
+    local inner; inner=$("$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /payload pid)
+    [ -n "$inner" ] && [ "$inner" -gt 1 ] && [ "$inner" -lt 100 ] || { fail "pid via exec: $inner"; rc=1; }
+    local t ns; ns=$("$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /payload ns)
+    for t in pid net ipc uts mnt; do
+        assert_contains "$ns" "$t $(stat -L -c %i /proc/$p/ns/$t)" "$t namespace of the exec'd process" || rc=1
+    done
+    "$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /payload exit 7; assert_eq "$?" 7 "exec status" || rc=1
+    local out; out=$("$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /nope 2>&1); local st=$?
+    assert_eq "$st" 125 "exec of a missing binary" || rc=1
+    assert_contains "$out" "exec '/nope'" "error names the step" || rc=1
+    kill -TERM $m; wait $m
+    return $rc
+}
+
 tcase exit_status t_exit_status
 tcase pid1_and_process t_pid1_and_process
 tcase namespaces t_namespaces
@@ -257,5 +289,6 @@ tcase symlink_escape t_symlink_escape
 tcase exec_error t_exec_error
 tcase signals t_signals
 tcase reclaim_after_sigkill t_reclaim_after_sigkill
+tcase exec t_exec
 tcase cycles t_cycles
 finish
