@@ -180,10 +180,15 @@ struct writer {
     int root_fd;
     const char *what;
     struct err *err;
-    /* one cached parent directory: tar streams list a directory's entries together */
-    char *cache_path;
-    int cache_fd;
-    bool cache_setgid; /* new entries in the cached dir inherit its group */
+    /* The open directories of the last parent path, root first: tar streams list a tree
+     * depth first, so the next entry's parent shares most of them. */
+    char *cache_path; /* the path of the top of the stack ("" = the root) */
+    int *stack;       /* fds, owned; depth 0 is root_fd, not on the stack */
+    bool *stack_setgid;
+    size_t depth, cap;
+    int cache_fd;      /* top: stack[depth - 1] or root_fd */
+    bool cache_setgid; /* new entries in the top dir inherit its group */
+    bool root_setgid;
     uid_t euid;
     gid_t egid;
     mode_t umask;
@@ -192,13 +197,19 @@ struct writer {
     uint64_t declared, max_bytes, written;
 };
 
+static void stack_pop_to(struct writer *w, size_t depth)
+{
+    while (w->depth > depth)
+        close(w->stack[--w->depth]);
+    w->cache_fd = w->depth ? w->stack[w->depth - 1] : w->root_fd;
+    w->cache_setgid = w->depth ? w->stack_setgid[w->depth - 1] : w->root_setgid;
+}
+
 static void cache_drop(struct writer *w)
 {
+    stack_pop_to(w, 0);
     free(w->cache_path);
     w->cache_path = NULL;
-    if (w->cache_fd >= 0)
-        close(w->cache_fd);
-    w->cache_fd = -1;
 }
 
 static bool is_whiteout(const struct stat *st)
@@ -266,36 +277,70 @@ static int walk(struct writer *w, const char *entry, const char *dir, bool creat
 {
     if (w->cache_path && STREQ(w->cache_path, dir))
         return w->cache_fd;
-    cache_drop(w);
-    int cur = dup(w->root_fd);
-    if (cur < 0)
-        return err_set(w->err, errno, "dup");
-    _cleanup_free_ char *copy = strdup(dir);
-    if (!copy) {
-        close(cur);
-        return err_set(w->err, ENOMEM, "walk");
+    /* Keep the directories the old and the new path have in common. */
+    size_t keep = 0, off = 0;
+    if (w->cache_path) {
+        const char *a = w->cache_path, *b = dir;
+        size_t i = 0, comps = 0;
+        for (;; i++) {
+            bool ea = a[i] == '\0' || a[i] == '/', eb = b[i] == '\0' || b[i] == '/';
+            if (ea || eb) {
+                if (!(ea && eb) || i == 0)
+                    break;
+                comps++, keep = comps, off = b[i] ? i + 1 : i;
+                if (!a[i] || !b[i])
+                    break;
+                continue;
+            }
+            if (a[i] != b[i])
+                break;
+        }
     }
+    stack_pop_to(w, keep);
+    free(w->cache_path);
+    w->cache_path = NULL;
+    _cleanup_free_ char *copy = strdup(dir + off);
+    if (!copy)
+        return err_set(w->err, ENOMEM, "walk");
     char *save = NULL;
     for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-        int nfd = open_dir_at(cur, comp, create);
-        close(cur);
-        if (nfd == -ELOOP || nfd == -ENOTDIR)
+        int nfd = open_dir_at(w->cache_fd, comp, create);
+        if (nfd == -ELOOP || nfd == -ENOTDIR) {
+            cache_drop(w);
             return err_setx(w->err, EINVAL,
                             "entry '%s': parent '%s' is a symlink or not a directory in this layer",
                             entry, comp);
-        if (nfd < 0)
+        }
+        if (nfd < 0) {
+            cache_drop(w);
             return err_set(w->err, -nfd, "entry '%s': open parent '%s'", entry, comp);
-        cur = nfd;
+        }
+        if (w->depth == w->cap) {
+            size_t nc = w->cap ? w->cap * 2 : 16;
+            int *ns = realloc(w->stack, nc * sizeof(int));
+            if (ns)
+                w->stack = ns;
+            bool *ng = realloc(w->stack_setgid, nc * sizeof(bool));
+            if (ng)
+                w->stack_setgid = ng;
+            if (!ns || !ng) {
+                close(nfd);
+                cache_drop(w);
+                return err_set(w->err, ENOMEM, "walk");
+            }
+            w->cap = nc;
+        }
+        struct stat st;
+        w->stack_setgid[w->depth] = fstat(nfd, &st) < 0 || (st.st_mode & S_ISGID);
+        w->stack[w->depth++] = nfd;
+        stack_pop_to(w, w->depth); /* refresh the top */
     }
-    struct stat st;
-    w->cache_setgid = fstat(cur, &st) < 0 || (st.st_mode & S_ISGID);
     w->cache_path = strdup(dir);
     if (!w->cache_path) {
-        close(cur);
+        cache_drop(w);
         return err_set(w->err, ENOMEM, "walk");
     }
-    w->cache_fd = cur;
-    return cur;
+    return w->cache_fd;
 }
 
 static int proc_path(char *buf, size_t len, int dir_fd, const char *name)
@@ -486,6 +531,34 @@ static int do_whiteout(struct writer *w, enum image_wh wh, const char *clean, co
     return 0;
 }
 
+/* Creates the node of entry e at pfd/base: returns an fd for a regular file, 0 for other
+ * types, -EEXIST when the name is taken, -errno on other errors. */
+static int create_node(struct archive_entry *e, int pfd, const char *base, mode_t type,
+                       mode_t cmode)
+{
+    int r;
+    switch (type) {
+    case AE_IFREG:
+        r = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, cmode);
+        break;
+    case AE_IFDIR:
+        r = mkdirat(pfd, base, 0700);
+        break;
+    case AE_IFLNK:
+        /* The link is created, never followed: its target is the container's business. */
+        r = symlinkat(archive_entry_symlink(e), pfd, base);
+        break;
+    default: {
+        /* Device nodes are kept (images ship /dev/null and friends); they are inert: the
+         * store is 0700, and containers get their own /dev and a device allow-list. */
+        mode_t t = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
+        r = mknodat(pfd, base, t | 0600, type == AE_IFIFO ? 0 : archive_entry_rdev(e));
+        break;
+    }
+    }
+    return r < 0 ? -errno : r;
+}
+
 static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e, const char *clean)
 {
     _cleanup_free_ char *wh_target = NULL;
@@ -529,7 +602,7 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
     mode_t perm = archive_entry_perm(e) & 07777;
     const char *hl = archive_entry_hardlink(e);
     mode_t type = archive_entry_filetype(e);
-    bool was_wh;
+    bool was_wh = false;
 
     if (hl) {
         _cleanup_free_ char *hclean = NULL;
@@ -551,23 +624,45 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         pfd = walk(w, clean, parent, true);
         if (pfd < 0)
             return pfd;
+        const char *tbase = hs ? hs + 1 : hclean;
+        if (linkat(tdup, tbase, pfd, base, 0) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return err_set(w->err, errno, "entry '%s': hardlink to '%s'", clean, hl);
         if ((r = clear_existing(w, pfd, base, clean, false, &was_wh)) < 0)
             return r;
         pfd = walk(w, clean, parent, true);
         if (pfd < 0)
             return pfd;
-        const char *tbase = hs ? hs + 1 : hclean;
         if (linkat(tdup, tbase, pfd, base, 0) < 0)
             return err_set(w->err, errno, "entry '%s': hardlink to '%s'", clean, hl);
         return 0;
     }
 
-    r = clear_existing(w, pfd, base, clean, type == AE_IFDIR, &was_wh);
-    if (r < 0)
-        return r;
-    pfd = walk(w, clean, parent, true); /* clear_existing may have dropped the cache */
-    if (pfd < 0)
-        return pfd;
+    if (type == AE_IFSOCK) {
+        log_debug("%s: entry '%s': socket, skipped", w->what, clean);
+        return 0;
+    }
+    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFCHR &&
+        type != AE_IFBLK && type != AE_IFIFO)
+        return err_setx(w->err, EINVAL, "entry '%s': unknown file type 0%o", clean, (unsigned)type);
+    if (type == AE_IFLNK && (!archive_entry_symlink(e) || !*archive_entry_symlink(e)))
+        return err_setx(w->err, EINVAL, "entry '%s': empty symlink target", clean);
+    mode_t cmode = perm & 0777;
+    /* Create first: an existing name (a duplicate entry, a changed type, this layer's own
+     * whiteout) is the rare case, cleared and retried once. It saves a stat per entry. */
+    int made = create_node(e, pfd, base, type, cmode);
+    if (made == -EEXIST) {
+        r = clear_existing(w, pfd, base, clean, type == AE_IFDIR, &was_wh);
+        if (r < 0)
+            return r;
+        pfd = walk(w, clean, parent, true); /* clear_existing may have dropped the cache */
+        if (pfd < 0)
+            return pfd;
+        made = r == 1 ? 0 : create_node(e, pfd, base, type, cmode); /* 1: the dir stays */
+    }
+    if (made < 0)
+        return err_set(w->err, -made, "entry '%s': create", clean);
 
     switch (type) {
     case AE_IFREG: {
@@ -579,11 +674,7 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
             return err_setx(w->err, EFBIG,
                             "entry '%s': file sizes exceed the limit of %" PRIu64 " bytes", clean,
                             w->max_bytes);
-        mode_t cmode = perm & 0777;
-        _cleanup_close_ int fd =
-                openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, cmode);
-        if (fd < 0)
-            return err_set(w->err, errno, "entry '%s': create", clean);
+        _cleanup_close_ int fd = made;
         if ((r = write_data(w, b, fd, clean, size)) < 0)
             return r;
         /* Most files of an image are root's with plain permission bits: the create already
@@ -600,8 +691,6 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         return 0;
     }
     case AE_IFDIR: {
-        if (r == 0 && mkdirat(pfd, base, 0700) < 0)
-            return err_set(w->err, errno, "entry '%s': mkdir", clean);
         _cleanup_close_ int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             return err_set(w->err, errno, "entry '%s': open directory", clean);
@@ -615,12 +704,6 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         return remember_dir(w, clean, ts);
     }
     case AE_IFLNK: {
-        const char *target = archive_entry_symlink(e);
-        if (!target || !*target)
-            return err_setx(w->err, EINVAL, "entry '%s': empty symlink target", clean);
-        /* The link is created, never followed: its target is the container's business. */
-        if (symlinkat(target, pfd, base) < 0)
-            return err_set(w->err, errno, "entry '%s': symlink", clean);
         if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
             return err_set(w->err, errno, "entry '%s': chown", clean);
         if ((r = apply_xattrs(w, e, clean, -1, pfd, base)) < 0)
@@ -632,12 +715,6 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO: {
-        mode_t t = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
-        dev_t dev = type == AE_IFIFO ? 0 : archive_entry_rdev(e);
-        /* Device nodes are kept (images ship /dev/null and friends); they are inert: the
-         * store is 0700, and containers get their own /dev and a device allow-list. */
-        if (mknodat(pfd, base, t | 0600, dev) < 0)
-            return err_set(w->err, errno, "entry '%s': mknod", clean);
         if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
             fchmodat(pfd, base, perm, 0) < 0)
             return err_set(w->err, errno, "entry '%s': set owner/mode", clean);
@@ -647,11 +724,8 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
             return err_set(w->err, errno, "entry '%s': set times", clean);
         return 0;
     }
-    case AE_IFSOCK:
-        log_debug("%s: entry '%s': socket, skipped", w->what, clean);
-        return 0;
     default:
-        return err_setx(w->err, EINVAL, "entry '%s': unknown file type 0%o", clean, (unsigned)type);
+        return 0;
     }
 }
 
@@ -737,12 +811,15 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
             .root_fd = root_fd,
             .what = src->what,
             .err = err,
-            .cache_fd = -1,
+            .cache_fd = root_fd,
             .euid = geteuid(),
             .egid = getegid(),
             .umask = current_umask(),
             .max_bytes = lim->max_bytes,
     };
+    struct stat rst;
+    w.root_setgid = fstat(root_fd, &rst) < 0 || (rst.st_mode & S_ISGID);
+    w.cache_setgid = w.root_setgid;
     uint64_t entries = 0;
     int r = 0;
     for (;;) {
@@ -776,6 +853,8 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
     if (r >= 0)
         fix_dir_times(&w);
     cache_drop(&w);
+    free(w.stack);
+    free(w.stack_setgid);
     for (size_t i = 0; i < w.n_dirs; i++)
         free(w.dirs[i].path);
     free(w.dirs);

@@ -134,12 +134,12 @@ t_oci_matches_umoci() {
     local id
     id=$("$MGR" image import "oci:$OCI:t1" --name mgrt-bb:1) || return 1
     merged_listing mgrt-bb:1 >"$W/ours.txt" || return 1
-    diff -u "$W/ref.txt" "$W/ours.txt" || fail "merged rootfs differs from umoci unpack"
+    diff -u "$W/ref.txt" "$W/ours.txt" || fail "merged rootfs differs from umoci unpack" || return 1
     # sanity of the fixture itself: the whiteouts and the opaque dir did their job
-    grep -q '^data/gone ' "$W/ours.txt" && fail "data/gone not deleted"
-    grep -q '^etc/app/a ' "$W/ours.txt" && fail "etc/app/a visible through opaque dir"
-    grep -q '^etc/app/d ' "$W/ours.txt" || fail "etc/app/d missing"
-    grep -q "^top .*user.mgrt=b'yes'" "$W/ours.txt" || fail "xattr lost"
+    grep -q '^data/gone ' "$W/ours.txt" && { fail "data/gone not deleted"; return 1; }
+    grep -q '^etc/app/a ' "$W/ours.txt" && { fail "etc/app/a visible through opaque dir"; return 1; }
+    grep -q '^etc/app/d ' "$W/ours.txt" || fail "etc/app/d missing" || return 1
+    grep -q "^top .*user.mgrt=b'yes'" "$W/ours.txt" || fail "xattr lost" || return 1
     local js
     js=$("$MGR" image inspect mgrt-bb:1) || return 1
     assert_eq "$(echo "$js" | jq -r .id)" "$id" "id"
@@ -153,7 +153,7 @@ t_oci_matches_umoci() {
     assert_eq "$(python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'trusted.overlay.opaque'))" "$l4/etc/app")" "b'y'" opaque
     # the store is root-only: setuid files and device nodes in layers are out of reach
     assert_eq "$(stat -c %a "$STORE")" 700 "store mode"
-    "$MGR" image ls | grep -q '^mgrt-bb:1 ' || fail "ls does not show mgrt-bb:1"
+    "$MGR" image ls | grep -q '^mgrt-bb:1 ' || fail "ls does not show mgrt-bb:1" || return 1
     assert_eq "$("$MGR" image ls --json | jq -r '.[0].layers')" 4 "ls --json layers"
 }
 
@@ -162,7 +162,7 @@ t_umask_independent() {
     export MGR_ROOT=$T_TMP/root-umask
     (umask 077 && "$MGR" image import "oci:$OCI:t1" --name mgrt-um >/dev/null) || return 1
     merged_listing mgrt-um >"$W/um.txt" || return 1
-    diff -u "$W/ref.txt" "$W/um.txt" || fail "modes depend on the umask"
+    diff -u "$W/ref.txt" "$W/um.txt" || fail "modes depend on the umask" || return 1
 }
 
 t_docker_archive() {
@@ -173,7 +173,7 @@ t_docker_archive() {
     id=$("$MGR" image import "docker-archive:$W/da.tar") || return 1
     "$MGR" image ls | grep -q '^docker.io/mgrt/bb:da ' || fail "RepoTags name not recorded" || return 1
     merged_listing docker.io/mgrt/bb:da >"$W/da.txt" || return 1
-    diff -u "$W/ref.txt" "$W/da.txt" || fail "docker-archive rootfs differs from umoci unpack"
+    diff -u "$W/ref.txt" "$W/da.txt" || fail "docker-archive rootfs differs from umoci unpack" || return 1
     # same config blob, same image id as the OCI import
     assert_eq "$id" "$(jq -r '.manifests[0].digest' "$OCI/index.json" | xargs -I{} sh -c "jq -r .config.digest $OCI/blobs/sha256/\$(echo {} | cut -d: -f2)" | cut -d: -f2)" "image id"
 }
@@ -201,7 +201,7 @@ tf.close()
 PY
     "$MGR" image import "docker-archive:$W/da25.tar" >/dev/null || return 1
     merged_listing mgrt-da25:1 >"$W/da25.txt" || return 1
-    diff -u "$W/ref.txt" "$W/da25.txt" || fail "docker 25 archive rootfs differs from umoci unpack"
+    diff -u "$W/ref.txt" "$W/da25.txt" || fail "docker 25 archive rootfs differs from umoci unpack" || return 1
 }
 
 t_multi_arch_index() {
@@ -229,10 +229,10 @@ PY
     [ "$(uname -m)" = x86_64 ] || skip "the fixture's platform entry is amd64"
     "$MGR" image import "oci:$W/multi:multi" --name mgrt-multi >/dev/null || return 1
     merged_listing mgrt-multi >"$W/multi.txt" || return 1
-    diff -u "$W/ref.txt" "$W/multi.txt" || fail "multi-arch pick differs"
+    diff -u "$W/ref.txt" "$W/multi.txt" || fail "multi-arch pick differs" || return 1
     # without a tag the top index has two images: ambiguous
     local o
-    o=$("$MGR" image import "oci:$W/multi" 2>&1) && fail "ambiguous index accepted"
+    o=$("$MGR" image import "oci:$W/multi" 2>&1) && { fail "ambiguous index accepted"; return 1; }
     assert_contains "$o" "name one with oci:DIR:TAG"
 }
 
@@ -249,7 +249,7 @@ l.update({"digest": "sha256:" + h, "size": len(z), "mediaType": "application/vnd
 fix_config = False' || return 1
     "$MGR" image import "oci:$W/zstd-layout" --name mgrt-zstd >/dev/null || return 1
     merged_listing mgrt-zstd >"$W/zstd.txt" || return 1
-    diff -u "$W/ref.txt" "$W/zstd.txt" || fail "zstd layer rootfs differs"
+    diff -u "$W/ref.txt" "$W/zstd.txt" || fail "zstd layer rootfs differs" || return 1
 }
 
 t_tar_sniffing() {
@@ -264,7 +264,7 @@ t_tar_sniffing() {
     done
     assert_eq "$(echo $ids | tr ' ' '\n' | sort -u | wc -l)" 1 "one id for 4 compressions"
     merged_listing mgrt-zst >"$W/tar.txt" || return 1
-    diff -u "$W/ref.txt" "$W/tar.txt" || fail "tar rootfs differs"
+    diff -u "$W/ref.txt" "$W/tar.txt" || fail "tar rootfs differs" || return 1
 }
 
 # corrupt_layout NAME PYTHON: copies the layout and edits it; m = manifest, c = config,
@@ -296,7 +296,7 @@ PY
 expect_refused() {
     local src=$1 want=$2 out
     shift 2
-    out=$("$MGR" image import "$src" "$@" 2>&1) && fail "import of $src succeeded" && return 1
+    out=$("$MGR" image import "$src" "$@" 2>&1) && { fail "import of $src succeeded"; return 1; }
     assert_contains "$out" "$want" "error for $src" || return 1
     store_empty
 }
@@ -385,7 +385,7 @@ for i in range(256): sys.stdout.buffer.write(one)" >"$W/bomb.tar.gz" || return 1
     mktar "$W/entries.tar" "[add('f%d' % i, b'') for i in range(3000)]"
     expect_refused "tar:$W/entries.tar" "more than 1000 entries" --max-entries 1000 || return 1
     assert_eq "$(find "$out" -mindepth 1 | wc -l)" 0 "files written outside" || return 1
-    [ -e /etc/pwned ] && fail "/etc/pwned exists"
+    [ -e /etc/pwned ] && { fail "/etc/pwned exists"; return 1; }
     return 0
 }
 
@@ -408,7 +408,7 @@ add('hl', typ=H, link='dup')" || return 1
     assert_eq "$(cat "$l/dup")" second "duplicate: later entry wins" || return 1
     assert_eq "$(cat "$l/d")" "file now" "dir replaced by file" || return 1
     [ -d "$l/s" ] && [ ! -L "$l/s" ] || fail "symlink replaced by a dir" || return 1
-    [ -e /etc/inside ] && fail "wrote through the symlink"
+    [ -e /etc/inside ] && { fail "wrote through the symlink"; return 1; }
     assert_eq "$(cat "$l/o/keep")" k "opaque marker kept the layer's own sibling" || return 1
     assert_eq "$(python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'trusted.overlay.opaque'))" "$l/o")" "b'y'" "opaque" || return 1
     assert_eq "$(cat "$l/w/x/y")" y "dir after its whiteout" || return 1
@@ -417,7 +417,7 @@ add('hl', typ=H, link='dup')" || return 1
     assert_eq "$(stat -c %a "$l/suid")" 4755 "setuid kept" || return 1
     # contained: an unprivileged user cannot reach the store at all
     local o
-    o=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$l/suid" 2>&1) && fail "nobody ran a setuid file from the store: $o"
+    o=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$l/suid" 2>&1) && { fail "nobody ran a setuid file from the store: $o"; return 1; }
     assert_contains "$o" "Permission denied" "nobody running a store file" || return 1
     python3 -c "import os,sys; sys.exit('trusted.overlay.opaque' in os.listxattr(sys.argv[1]))" "$l/xa" || fail "trusted.overlay xattr from the layer applied" || return 1
     assert_eq "$(python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'user.ok'))" "$l/xa")" "b'1'" "user xattr kept" || return 1
@@ -469,7 +469,7 @@ t_prepare_reuses() {
     # dir: is used in place
     assert_eq "$("$MGR" image prepare "dir:$W/ref/rootfs")" "$W/ref/rootfs" "dir: layer" || return 1
     local o
-    o=$("$MGR" image prepare mgrt-nonexistent 2>&1) && fail "unknown name accepted"
+    o=$("$MGR" image prepare mgrt-nonexistent 2>&1) && { fail "unknown name accepted"; return 1; }
     assert_contains "$o" "not in the store" || return 1
 }
 
@@ -517,7 +517,7 @@ t_concurrent_imports() {
     assert_eq "$(ls "$STORE/tmp" | wc -l)" 0 "temporary dirs left" || return 1
     assert_eq "$("$MGR" image ls --json | jq length)" 3 "images" || return 1
     merged_listing mgrt-c1 >"$W/conc.txt" || return 1
-    diff -q "$W/ref.txt" "$W/conc.txt" >/dev/null || fail "concurrent import differs"
+    diff -q "$W/ref.txt" "$W/conc.txt" >/dev/null || fail "concurrent import differs" || return 1
 }
 
 t_progress_on_tty() {
@@ -551,7 +551,7 @@ PY
     echo "$out" >"$W/in-container.txt"
     chroot "$W/ref/rootfs" /bin/busybox sh -c "$LIST_CMD" >"$W/in-ref.txt" || return 1
     [ "$(wc -l <"$W/in-ref.txt")" -gt 100 ] || fail "reference listing too short" || return 1
-    diff -u "$W/in-ref.txt" "$W/in-container.txt" || fail "container rootfs differs from umoci unpack"
+    diff -u "$W/in-ref.txt" "$W/in-container.txt" || fail "container rootfs differs from umoci unpack" || return 1
     # the container is gone: its hold too
     assert_eq "$(ls "$MGR_ROOT/image/holds" | wc -l)" 0 "holds after the container exited" || return 1
     # containers of two images with a common base see the same file (same inode)
