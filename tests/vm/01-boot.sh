@@ -112,14 +112,13 @@ tcase main_stop_order t_main_stop_order
 [ $T_FAILED -eq 0 ] || show_console main
 fi
 
-# ---- Ctrl-Alt-Del through the qemu monitor: the kernel sends SIGINT to PID 1 (RB_DISABLE_CAD),
-# mgr reboots in order; -no-reboot makes qemu exit.
+# ---- Ctrl-Alt-Del through the qemu monitor once the units run: the kernel sends SIGINT to
+# PID 1 (RB_DISABLE_CAD), mgr reboots in order; -no-reboot makes qemu exit.
 MON=$T_TMP/mon.sock
 boot_cad() {
-    boot cad "mgr.supervisor=0" -monitor unix:"$MON",server,nowait &
+    boot cad "" -monitor unix:"$MON",server,nowait &
     local qpid=$!
-    wait_for 60 grep -q 'mgr: boot done' "$T_TMP/cad.log" || { kill $qpid; wait $qpid; return 1; }
-    sleep 0.5
+    wait_for 60 grep -q "unit 'web': started" "$T_TMP/cad.log" || { kill $qpid; wait $qpid; return 1; }
     printf 'sendkey ctrl-alt-delete\n' | nc -U -q 1 "$MON" >/dev/null 2>&1 ||
         python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b"sendkey ctrl-alt-delete\n"); import time; time.sleep(0.5)' "$MON"
     wait $qpid
@@ -130,6 +129,13 @@ t_cad_reboot() {
     [ -f "$c" ] || tr -d '\r' <"$T_TMP/cad.log" >"$c"
     grep -q 'mgr: reboot requested (Interrupt from pid 0)' "$c" || fail "no reboot request from Ctrl-Alt-Del" || return 1
     grep -q 'mgr: rebooting' "$c" || fail "mgr did not reach the reboot step" || return 1
+    # the supervisor stopped the containers, dependents first, before PID 1 rebooted
+    local w d r
+    r=$(grep -n 'reboot requested' "$c" | head -n 1 | cut -d: -f1)
+    w=$(grep -n "unit 'web': stopped" "$c" | tail -n 1 | cut -d: -f1)
+    d=$(grep -n "unit 'db': stopped" "$c" | tail -n 1 | cut -d: -f1)
+    [ -n "$w" ] && [ -n "$d" ] && [ "$r" -lt "$w" ] && [ "$w" -lt "$d" ] ||
+        fail "containers not stopped in order before the reboot (lines: request $r, web $w, db $d)" || return 1
     no_panic cad || return 1
 }
 want cad && tcase cad_orderly_reboot t_cad_reboot

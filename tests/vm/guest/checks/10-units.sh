@@ -64,6 +64,18 @@ HOG
     rm -f /etc/units.d/hog.yaml; kill -USR1 1
 }
 
+# db's health check turns healthy; when its file goes away it turns unhealthy and the
+# supervisor restarts it (a new process, healthy again). Runs last: db gets a new pid.
+t_health_restart() {
+    db_healthy() { [ "$(json_field db health)" = healthy ]; }
+    wait_for 20 db_healthy || { echo "health: $(json_field db health)"; return 1; }
+    old=$(json_field db pid); r0=$(json_field db restarts)
+    nsenter -t "$old" -m rm /tmp/ok || return 1
+    db_replaced() { p=$(json_field db pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$old" ] && db_healthy; }
+    wait_for 30 db_replaced || { timeout 5 mgr status db; return 1; }
+    [ "$(json_field db restarts)" -gt "${r0:-0}" ] || { echo "restarts $(json_field db restarts)"; return 1; }
+}
+
 check units_running t_units_running
 if [ -f /run/mgrt-units-up ]; then
     check restart_after_crash t_restart_after_crash
@@ -72,8 +84,9 @@ if [ -f /run/mgrt-units-up ]; then
     check freeze t_freeze
     check network_between_containers t_network_between_containers
     check oom_reported t_oom_reported
+    check health_unhealthy_restart t_health_restart
 else
-    for n in restart_after_crash cgroup_v2_limits device_denied_bpf freeze network_between_containers oom_reported; do
+    for n in restart_after_crash cgroup_v2_limits device_denied_bpf freeze network_between_containers oom_reported health_unhealthy_restart; do
         fail $n "units did not come up"
     done
 fi
