@@ -29,6 +29,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -74,6 +76,53 @@ int spawn_child_wait(int sync_fd)
         n = read(sync_fd, &go, 1);
     while (n < 0 && errno == EINTR);
     return n == 1 ? 0 : -EPIPE;
+}
+
+static const struct {
+    uint64_t flag;
+    const char *name; /* as in /proc/PID/ns and /proc/sys/user/max_*_namespaces */
+} ns_flags[] = {
+        {CLONE_NEWPID, "pid"}, {CLONE_NEWNET, "net"}, {CLONE_NEWIPC, "ipc"},
+        {CLONE_NEWUTS, "uts"}, {CLONE_NEWNS, "mnt"}, {CLONE_NEWCGROUP, "cgroup"},
+        {CLONE_NEWUSER, "user"}, {CLONE_NEWTIME, "time"},
+};
+
+/* Says which namespace type or capability made clone fail, as precisely as the host lets us
+ * find out: a type the kernel lacks (/proc/self/ns/TYPE missing), a type whose limit in
+ * /proc/sys/user is 0 or reached, or missing CAP_SYS_ADMIN. */
+static void clone_diagnose(uint64_t flags, int e, char *buf, size_t len)
+{
+    buf[0] = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(ns_flags); i++) {
+        if (!(flags & ns_flags[i].flag))
+            continue;
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/self/ns/%s", ns_flags[i].name);
+        if (access(p, F_OK) < 0) {
+            snprintf(buf, len, " (the kernel has no %s namespaces: %s is missing)",
+                    ns_flags[i].name, p);
+            return;
+        }
+        snprintf(p, sizeof(p), "/proc/sys/user/max_%s_namespaces", ns_flags[i].name);
+        _cleanup_free_ char *v = NULL;
+        if (e == ENOSPC && read_file_at(AT_FDCWD, p, 64, &v, NULL) >= 0 && atoi(v) == 0) {
+            snprintf(buf, len, " (%s namespaces are disabled: %s is 0)", ns_flags[i].name, p);
+            return;
+        }
+    }
+    if (e == ENOSPC)
+        snprintf(buf, len, " (a namespace limit in /proc/sys/user/max_*_namespaces is reached)");
+    else if (e == EPERM) {
+        /* Creating any namespace but a user namespace needs CAP_SYS_ADMIN. */
+        uint64_t others = flags & ~(uint64_t)CLONE_NEWUSER & ~(uint64_t)CLONE_PIDFD;
+        if (geteuid() != 0 && others)
+            snprintf(buf, len, " (creating namespaces needs CAP_SYS_ADMIN: run as root)");
+        else if (flags & CLONE_NEWUSER)
+            snprintf(buf, len, " (user namespaces are not permitted here, e.g. "
+                               "kernel.unprivileged_userns_clone=0 or a seccomp/LSM policy)");
+        else
+            snprintf(buf, len, " (CAP_SYS_ADMIN is missing or a seccomp/LSM policy denies it)");
+    }
 }
 
 static void reap(pid_t pid, int pidfd)
@@ -132,10 +181,9 @@ int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
             return err_set(err, -r, "unit '%s': restore own pid namespace", a->name);
     }
     if (pid < 0) {
-        const char *hint = pid == -EPERM ? " (not root, or a namespace type is not permitted)"
-                         : pid == -EINVAL ? " (a namespace type is not supported by the kernel)"
-                         : pid == -ENOSPC ? " (namespace limit in /proc/sys/user reached)" : "";
-        return err_set(err, -pid, "unit '%s': clone with namespaces%s", a->name, hint);
+        char why[256];
+        clone_diagnose(a->clone_flags, -pid, why, sizeof(why));
+        return err_set(err, -pid, "unit '%s': create namespaces%s", a->name, why);
     }
     close(TAKE_FD(child_fd));
 

@@ -280,6 +280,20 @@ EOF2
     return $rc
 }
 
+# An unprivileged user is told what is missing, and nothing is left behind.
+t_unprivileged() {
+    command -v setpriv >/dev/null || skip "needs setpriv"
+    local pub="$T_TMP/pub"
+    mkdir -p "$pub"; chmod 1777 "$pub"; chmod o+rx "$T_TMP"
+    mk mgrt-unpriv <<<'command: ["/payload", "exit", "0"]'
+    local out; out=$(setpriv --reuid 65534 --regid 65534 --clear-groups \
+        "$MGR" --root "$pub" --run "$pub" run --no-cgroup "$T_TMP/mgrt-unpriv.yaml" 2>&1)
+    local st=$?
+    assert_eq "$st" 125 "status" || return 1
+    assert_contains "$out" "create namespaces (creating namespaces needs CAP_SYS_ADMIN: run as root): Operation not permitted" "message" || return 1
+    assert_eq "$(ls -A "$pub/containers" 2>/dev/null)" "" "state left behind"
+}
+
 tcase exit_status t_exit_status
 tcase pid1_and_process t_pid1_and_process
 tcase namespaces t_namespaces
@@ -290,5 +304,6 @@ tcase exec_error t_exec_error
 tcase signals t_signals
 tcase reclaim_after_sigkill t_reclaim_after_sigkill
 tcase exec t_exec
+tcase unprivileged t_unprivileged
 tcase cycles t_cycles
 finish
