@@ -59,7 +59,11 @@ tcase() {
     rc=$?
     if [ $rc -eq 0 ]; then T_PASSED=$((T_PASSED + 1)); echo "ok   $name"
     elif [ $rc -eq 77 ]; then T_SKIPPED=$((T_SKIPPED + 1)); echo "skip $name"
-    else T_FAILED=$((T_FAILED + 1)); echo "FAIL $name"; fi
+    else
+        T_FAILED=$((T_FAILED + 1)); echo "FAIL $name"
+        # A test file may define on_fail to print what helps (e.g. a daemon log tail).
+        declare -F on_fail >/dev/null && on_fail "$name"
+    fi
 }
 finish() {
     echo "$T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
