@@ -1454,6 +1454,17 @@ enum mgr_exit manager_run(const struct mgr_opts *o)
         json_array_foreach(json_object_get(resp, "errors"), i, e)
             log_error("  %s", json_string_value(e));
     }
+    /* Network leftovers of units that went away while no daemon ran (crash recovery):
+     * leases, hosts files, mgr's bridges. Only after a clean load: the desired set of a
+     * broken directory is empty and must not make everything look unused. */
+    if (r >= 0 && resp && json_is_true(json_object_get(resp, "ok")) && m->net_ok) {
+        struct err ge = {0};
+        if (net_lease_gc(m->o.root, m->o.run, &m->desired_set, &ge) < 0)
+            log_warn("network leases cleanup: %s", ge.msg);
+        err_clear(&ge);
+        if (net_network_gc(&m->net, &m->desired_set, &ge) < 0)
+            log_warn("network bridges cleanup: %s", ge.msg);
+    }
     json_decref(resp);
     /* Deaths while no daemon ran: the policy decides now that units are known. */
     for (struct unit_rt *u = m->units, *next; u; u = next) {

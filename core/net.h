@@ -78,8 +78,11 @@ int net_leases_acquire(const char *state_dir, const struct unit *c, const struct
 int net_lease_release(const char *state_dir, const char *network, const char *container,
         struct err *err);
 /* Drops leases (and hosts files) of containers that are not in units or no longer declare
- * that network; call at start-up and after reload. Returns the number of leases dropped. */
-int net_lease_gc(const char *state_dir, const struct unit_set *units, struct err *err);
+ * that network, except those of containers that have a runtime record (run_dir/containers/
+ * NAME, e.g. a `mgr run` of a unit file outside the unit directory; run_dir may be NULL).
+ * Call after the desired set is loaded (crash recovery). Returns the number dropped. */
+int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_set *units,
+        struct err *err);
 
 /* ---- wiring a container's network namespace ---- */
 

@@ -700,7 +700,19 @@ static bool still_declared(const struct unit_set *units, const char *network,
     return false;
 }
 
-int net_lease_gc(const char *state_dir, const struct unit_set *units, struct err *err)
+/* A container with a runtime record is running (or being reclaimed): keep what it holds. */
+static bool has_runtime_record(const char *run_dir, const char *container)
+{
+    _cleanup_free_ char *p = NULL;
+
+    if (!run_dir)
+        return false;
+    p = strdup_printf("%s/containers/%s", run_dir, container);
+    return p && access(p, F_OK) == 0;
+}
+
+int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_set *units,
+        struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     _cleanup_close_ int fd = -1;
@@ -725,6 +737,7 @@ int net_lease_gc(const char *state_dir, const struct unit_set *units, struct err
             continue;
         for (size_t i = 0; i < l.n; i++)
             if (!still_declared(units, de->d_name, l.v[i].container) &&
+                    !has_runtime_record(run_dir, l.v[i].container) &&
                     lease_remove(d.leases, de->d_name, l.v[i].container) > 0)
                 n++;
     }
@@ -741,7 +754,7 @@ int net_lease_gc(const char *state_dir, const struct unit_set *units, struct err
         if (skip_name(de->d_name))
             continue;
         c = units ? unit_set_find(units, de->d_name) : NULL;
-        if (!c || c->kind != UNIT_CONTAINER)
+        if ((!c || c->kind != UNIT_CONTAINER) && !has_runtime_record(run_dir, de->d_name))
             (void)rm_rf_at(d.hosts, de->d_name);
     }
     closedir(dir);

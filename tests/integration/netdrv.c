@@ -237,7 +237,7 @@ int main(int argc, char **argv)
         if (r < 0)
             die("gc", &e);
         printf("bridges %d\n", r);
-        r = net_lease_gc(state, &set, &e);
+        r = net_lease_gc(state, NULL, &set, &e);
         if (r < 0)
             die("lease gc", &e);
         printf("leases %d\n", r);
