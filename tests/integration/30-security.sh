@@ -233,18 +233,26 @@ t_daemon_no_fd_leak() {
     # them may reach a container it starts.
     local units="$T_TMP/dunits" run="$T_TMP/drun" log="$T_TMP/dfd.log" pid out
     mkdir -p "$units" "$run"
-    printf 'name: mgrt-sec-dfd\nimage: dir:%s\ncommand: [/bin/sh, -c, "/sectest fds 1; /sectest fds self; exec sleep 30"]\nrestart: {policy: "no"}\n' "$R" |
+    printf 'name: mgrt-sec-dfd\nimage: dir:%s\ncommand: [/bin/sh, -c, "/sectest fds 1; /sectest fds self; trap \\"exit 0\\" TERM; while :; do sleep 0.2; done"]\nrestart: {policy: "no"}\n' "$R" |
         unit "$units/dfd.yaml"
     MGR_UNITS="$units" MGR_RUN="$run" "$MGR" daemon --stop-on-exit >"$log" 2>&1 &
     pid=$!
     on_exit "kill $pid"
     wait_for 10 sh -c "MGR_RUN='$run' '$MGR' logs mgrt-sec-dfd 2>/dev/null | grep -c ' fd ' | grep -qx 6"
     out=$(MGR_RUN="$run" "$MGR" logs mgrt-sec-dfd 2>&1)
+    # `mgr exec`: a process the daemon forks and moves into the container, same confinement
+    local ex st
+    ex=$(MGR_RUN="$run" timeout 10 "$MGR" exec mgrt-sec-dfd /sectest fds self 2>&1)
+    st=$(MGR_RUN="$run" timeout 10 "$MGR" exec mgrt-sec-dfd /sectest status 2>&1)
     kill "$pid"
     wait "$pid" 2>/dev/null
     assert_eq "$(echo "$out" | awk '$3 == "fd" {print $4}' | tr '\n' ' ')" "0 1 2 0 1 2 " "fds of pid 1 and of a child: $out" || return 1
     assert_not_contains "$out" "socket:" || return 1
     assert_not_contains "$out" "anon_inode" || return 1
+    assert_eq "$(echo "$ex" | awk '$1 == "fd" {print $2}' | tr '\n' ' ')" "0 1 2 " "fds of an exec'd process: $ex" || return 1
+    assert_contains "$st" $'CapEff:\t00000000800405fb' "exec'd process: $st" || return 1
+    assert_contains "$st" $'NoNewPrivs:\t1' || return 1
+    assert_contains "$st" $'Seccomp:\t2' || return 1
 }
 
 t_proc_self_exe() {
@@ -416,7 +424,7 @@ tcase no-new-privs-setuid t_nnp_setuid
 tcase userns-private-bind-owner t_userns_private
 tcase userns-kept-upper t_userns_kept_upper
 tcase no-fd-leak t_no_fd_leak
-tcase daemon-no-fd-leak t_daemon_no_fd_leak
+tcase daemon-and-exec-no-fd-leak t_daemon_no_fd_leak
 tcase proc-self-exe t_proc_self_exe
 tcase masked-readonly-paths t_masked_readonly_paths
 tcase symlink-bind-target t_symlink_bind_target
