@@ -90,6 +90,13 @@ no_zombies() {
     done
     return 0
 }
+t_units_running_v1() {
+    both_running() { unit_running db && unit_running web; }
+    wait_for 30 both_running || { timeout 5 mgr status; return 1; }
+    pid=$(json_field db pid)
+    d=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" {print $3}' /proc/$pid/cgroup)
+    [ "$(cat "$d/memory.limit_in_bytes")" = 67108864 ] || { echo "memory.limit_in_bytes in $d: $(cat "$d/memory.limit_in_bytes")"; return 1; }
+}
 t_watchdog_armed() {
     w=/sys/class/watchdog/watchdog0
     [ "$(cat $w/state)" = active ] || { echo "state $(cat $w/state)"; return 1; }
@@ -127,6 +134,14 @@ main)
     ;;
 v1)
     check cgroup1_mounted t_cgroup1_mounted
+    # the supervisor on the v1 backend: units up, limits in the v1 files
+    check v1_units_running t_units_running_v1
+    # a critical unit that stays down: PID 1 reboots in order (default on_critical)
+    check critical_unit_added t_add_failing_critical
+    echo "VMTEST waiting for the critical reboot"
+    sleep 60
+    echo "VMTEST FAIL critical_reboot: still running 60 s after the critical unit failed"
+    exit 0
     ;;
 bench)
     # tests/bench/boot.sh: time from kernel start until every unit runs (guest clock), and
