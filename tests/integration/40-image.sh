@@ -424,6 +424,21 @@ add('hl', typ=H, link='dup')" || return 1
     assert_eq "$(stat -c %i "$l/hl")" "$(stat -c %i "$l/dup")" "hardlink" || return 1
 }
 
+t_sparse_file() {
+    # holes stay holes: a 64 MiB file with one byte of data in the middle
+    export MGR_ROOT=$T_TMP/root-sparse
+    mkdir -p "$W/sp"
+    truncate -s 64M "$W/sp/f"
+    printf x | dd of="$W/sp/f" bs=1 seek=$((32 << 20)) conv=notrunc status=none
+    tar -C "$W/sp" --sparse -cf "$W/sparse.tar" f || return 1
+    "$MGR" image import "tar:$W/sparse.tar" --name mgrt-sparse >/dev/null || return 1
+    local f
+    f=$("$MGR" image inspect mgrt-sparse | jq -r '.layer_dirs[0]')/f
+    assert_eq "$(stat -c %s "$f")" $((64 << 20)) size || return 1
+    [ "$(du -k "$f" | cut -f1)" -lt 1024 ] || fail "holes were written: $(du -k "$f")" || return 1
+    cmp -s "$f" "$W/sp/f" || fail "content differs" || return 1
+}
+
 t_shared_layers_and_gc() {
     export MGR_ROOT=$T_TMP/root-gc
     STORE=$MGR_ROOT/image
@@ -581,6 +596,7 @@ tcase wrong_diff_id t_wrong_diff_id
 tcase bad_descriptors t_bad_descriptors
 tcase hostile_layers t_hostile_layers
 tcase contained_layers t_contained_layers
+tcase sparse_file t_sparse_file
 tcase shared_layers_and_gc t_shared_layers_and_gc
 tcase prepare_reuses t_prepare_reuses
 tcase killed_import t_killed_import
