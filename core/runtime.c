@@ -635,6 +635,10 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
     struct rt_state st = {0};
     struct sec_plan *own_sec = NULL;
     bool state_created = false;
+    /* Declared up front: the error paths below jump over later statements. */
+    _cleanup_close_ int pidns_fd = -1;
+    _cleanup_free_ struct rt_bind *binds = NULL;
+    _cleanup_free_ char *hosts = NULL, *resolv = NULL;
     int r;
 
     for (int t = 0; t < _NS_MAX; t++)
@@ -724,7 +728,6 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
     }
 
     uint64_t flags = 0;
-    _cleanup_close_ int pidns_fd = -1;
     for (int t = 0; t < _NS_MAX; t++) {
         switch (u->ns[t].mode) {
         case NS_PRIVATE:
@@ -755,8 +758,7 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
 
     /* Extra binds: the caller's, then the net module's /etc/hosts and /etc/resolv.conf. */
     size_t nb = 0;
-    _cleanup_free_ struct rt_bind *binds = calloc(s->n_binds + 2, sizeof(*binds));
-    _cleanup_free_ char *hosts = NULL, *resolv = NULL;
+    binds = calloc(s->n_binds + 2, sizeof(*binds));
     if (!binds) {
         r = err_set(err, ENOMEM, "unit '%s'", u->name);
         goto fail;
