@@ -246,13 +246,44 @@ static int link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret
     return 0;
 }
 
-static bool link_is_mgrs(struct rtnl_link *l, const char *network)
+/* The mark on a bridge mgr created: "mgr:network:<name>@<state_dir>". The state directory
+ * tells installations apart (isolated instances, e.g. tests, share the host's links): an
+ * instance only ever deletes or garbage-collects bridges it marked itself. */
+static char *mark_for(const struct net_ctx *ctx, const char *network)
 {
-    const char *alias = rtnl_link_get_ifalias(l);
+    return strdup_printf(MGR_ALIAS_PREFIX "%s@%s", network, ctx->state_dir ? ctx->state_dir : "");
+}
+
+/* Network name in a mark (into buf), or NULL if l carries no mgr mark. */
+static const char *mark_network(struct rtnl_link *l, char *buf, size_t len)
+{
+    const char *alias = rtnl_link_get_ifalias(l), *at;
 
     if (!alias || strncmp(alias, MGR_ALIAS_PREFIX, strlen(MGR_ALIAS_PREFIX)) != 0)
-        return false;
-    return !network || STREQ(alias + strlen(MGR_ALIAS_PREFIX), network);
+        return NULL;
+    alias += strlen(MGR_ALIAS_PREFIX);
+    at = strchr(alias, '@');
+    snprintf(buf, len, "%.*s", (int)(at ? (size_t)(at - alias) : strlen(alias)), alias);
+    return buf;
+}
+
+/* Any mgr mark (network NULL), or this instance's mark for network. */
+static bool link_is_mgrs(const struct net_ctx *ctx, struct rtnl_link *l, const char *network)
+{
+    const char *alias = rtnl_link_get_ifalias(l);
+    _cleanup_free_ char *want = NULL;
+
+    if (!network)
+        return alias && strncmp(alias, MGR_ALIAS_PREFIX, strlen(MGR_ALIAS_PREFIX)) == 0;
+    want = mark_for(ctx, network);
+    return alias && want && STREQ(alias, want);
+}
+
+/* This instance's mark, for any network. */
+static bool link_is_ours(const struct net_ctx *ctx, struct rtnl_link *l)
+{
+    char net[256];
+    return mark_network(l, net, sizeof(net)) && link_is_mgrs(ctx, l, net);
 }
 
 static bool link_is_bridge(struct rtnl_link *l)
@@ -362,7 +393,7 @@ static int bridge_create(struct net_ctx *ctx, const struct unit *netunit, const 
 {
     _cleanup_rtnl_link_ struct rtnl_link *br = rtnl_link_bridge_alloc();
     _cleanup_rtnl_link_ struct rtnl_link *cur = NULL, *chg = rtnl_link_alloc();
-    _cleanup_free_ char *alias = strdup_printf(MGR_ALIAS_PREFIX "%s", netunit->name);
+    _cleanup_free_ char *alias = mark_for(ctx, netunit->name);
     int r;
 
     if (!br || !chg || !alias)
@@ -425,12 +456,11 @@ int net_network_up(struct net_ctx *ctx, const struct unit *netunit, struct err *
         if (!link_is_bridge(l))
             return err_setx(err, EEXIST, "network '%s': interface '%s' exists and is not a bridge",
                     netunit->name, name);
-        if (!link_is_mgrs(l, NULL))
+        if (!link_is_mgrs(ctx, l, NULL))
             return 0; /* the administrator's bridge: used as it is */
-        if (!link_is_mgrs(l, netunit->name))
-            return err_setx(err, EEXIST, "network '%s': bridge '%s' belongs to mgr network '%s'",
-                    netunit->name, name,
-                    rtnl_link_get_ifalias(l) + strlen(MGR_ALIAS_PREFIX));
+        if (!link_is_mgrs(ctx, l, netunit->name))
+            return err_setx(err, EEXIST, "network '%s': bridge '%s' is marked '%s' by another mgr network",
+                    netunit->name, name, rtnl_link_get_ifalias(l));
         /* ours: make sure it is up and has the gateway address (idempotent) */
         if (!(rtnl_link_get_flags(l) & IFF_UP)) {
             r = link_set_up(ctx->sk, rtnl_link_get_ifindex(l));
@@ -487,7 +517,7 @@ int net_network_down(struct net_ctx *ctx, const struct unit *netunit, struct err
         return 0;
     if (r < 0)
         return err_set(err, -r, "network '%s': look up bridge '%s'", netunit->name, name);
-    if (!link_is_bridge(l) || !link_is_mgrs(l, netunit->name))
+    if (!link_is_bridge(l) || !link_is_mgrs(ctx, l, netunit->name))
         return 0;
     r = bridge_delete_if_unused(ctx, l, err);
     if (r < 0)
@@ -509,9 +539,11 @@ int net_network_gc(struct net_ctx *ctx, const struct unit_set *units, struct err
         char want[IFNAMSIZ];
         struct err e2 = {0};
 
-        if (!link_is_bridge(l) || !link_is_mgrs(l, NULL))
+        char net[256];
+
+        if (!link_is_bridge(l) || !link_is_ours(ctx, l))
             continue;
-        nu = net_find_network(units, rtnl_link_get_ifalias(l) + strlen(MGR_ALIAS_PREFIX));
+        nu = net_find_network(units, mark_network(l, net, sizeof(net)));
         if (nu) {
             net_bridge_name(nu, want);
             if (STREQ(want, rtnl_link_get_name(l)))

@@ -49,7 +49,8 @@ const struct unit *net_find_network(const struct unit_set *units, const char *na
 /* ---- bridges ---- */
 
 /* Makes the network's bridge exist and be up. A missing bridge is created with the gateway
- * address (subnet prefix) and marked as mgr's (interface alias "mgr:network:<name>"); an
+ * address (subnet prefix) and marked as mgr's (interface alias "mgr:network:<name>@<state_dir>",
+ * ctx->state_dir telling installations apart); an
  * existing bridge that is not mgr's is used as it is, never reconfigured. Idempotent. */
 int net_network_up(struct net_ctx *ctx, const struct unit *netunit, struct err *err);
 /* Deletes the network's bridge if mgr created it. The caller guarantees that no running
@@ -57,8 +58,8 @@ int net_network_up(struct net_ctx *ctx, const struct unit *netunit, struct err *
  * destroyed) do not keep it, a foreign port does (-EBUSY). Returns 1 if deleted, 0 if
  * there was nothing of mgr's to delete. */
 int net_network_down(struct net_ctx *ctx, const struct unit *netunit, struct err *err);
-/* Deletes every bridge marked as mgr's whose network is not in units (crash recovery, and
- * networks removed from the unit directory). Returns the number deleted. */
+/* Deletes every bridge marked by this instance (same ctx->state_dir) whose network is not in
+ * units (crash recovery, networks removed while mgr was down). Returns the number deleted. */
 int net_network_gc(struct net_ctx *ctx, const struct unit_set *units, struct err *err);
 
 /* ---- leases (file-based, flock'ed per network, safe across processes) ---- */

@@ -39,7 +39,7 @@ t_same_network() {
     out=$(drv -c ${P}y -a ${P}a wire /run/netns/$P-b) || return 1
     assert_eq "$out" "${P}a 10.231.0.3" "lease of y" || return 1
     # bridge: mgr's (alias), gateway address, up
-    assert_contains "$(ip -d link show "$BR1")" "alias mgr:network:${P}a" || return 1
+    assert_contains "$(ip -d link show "$BR1")" "alias mgr:network:${P}a@$ST" || return 1
     assert_contains "$(ip -o -4 addr show dev "$BR1")" "10.231.0.1/24" || return 1
     # inside: eth0 with the address, lo up, default route via the gateway, MTU of the bridge
     assert_contains "$(nsx a ip -o -4 addr show dev eth0)" "inet 10.231.0.2/24" || return 1
@@ -171,11 +171,18 @@ t_cycles_leave_nothing() {
         return 1
 }
 
-# gc after a crash: a bridge of a network that no longer exists is deleted
+# gc after a crash: a bridge of a network that no longer exists is deleted, but only one
+# this instance (state dir) marked
 t_gc() {
+    local out
+    "$NETDRV" -s "$T_TMP/other" -n "$N1" up || return 1
+    out=$("$NETDRV" -s "$ST" -n "$N2" gc) || return 1
+    assert_contains "$out" "bridges 0" "gc of another instance's bridge" || return 1
+    ip link show "$BR1" >/dev/null || fail "another instance's bridge collected" || return 1
+    assert_eq "$("$NETDRV" -s "$ST" -n "$N1" down)" "${P}a kept" "down of another's bridge" || return 1
+    assert_eq "$("$NETDRV" -s "$T_TMP/other" -n "$N1" down)" "${P}a deleted" || return 1
     drv up || return 1
     ip link show "$BR1" >/dev/null || return 1
-    local out
     out=$("$NETDRV" -s "$ST" -n "$N2" gc) || return 1
     assert_contains "$out" "bridges 1" || return 1
     ip link show "$BR1" >/dev/null 2>&1 && { fail "bridge $BR1 not collected"; return 1; }

@@ -219,6 +219,8 @@ int main(int argc, char **argv)
         return 2;
     if (net_open(&ctx, &e) < 0)
         die("open", &e);
+    ctx.state_dir = state; /* also marks the bridges this instance creates */
+    ctx.units = &set;
 
     const char *cmd = argv[i];
     if (STREQ(cmd, "up") || STREQ(cmd, "down")) {
