@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -156,6 +157,11 @@ int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
     pid_t pid = spawn_clone(a->clone_flags, a->cgroup_fd, &pidfd, &into);
     if (pid == 0) {
         /* Child. */
+        /* Not dumpable until execve (which resets it): the child already lives in the
+         * container's pid namespace (mgr exec) and is the mgr binary with all our
+         * capabilities; no container process may ptrace it or open its /proc/PID/exe, mem
+         * or fds meanwhile (CVE-2019-5736, runc's /proc/self/exe overwrite). */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         close(parent_fd);
         char go;
         ssize_t n;

@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include "err.h"
 #include "sec.h"
 #include "runtime.h"
+#include "spawn.h"
 #include "state.h"
 #include "unit.h"
 #include "userns.h"
@@ -345,6 +347,45 @@ static int test_idmapped_layers(void)
     return 0;
 }
 
+/* The spawned child is not dumpable until execve: no container process can ptrace it or
+ * open its /proc/PID/exe (the mgr binary) while it sets itself up. */
+static int spawn_child_check(void *ud, int sync_fd, struct err *err)
+{
+    (void)ud;
+    if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return err_setx(err, EPERM, "child is dumpable before execve");
+    if (spawn_child_wait(sync_fd) < 0)
+        return err_setx(err, EPIPE, "parent aborted");
+    execv(sectest, (char *[]){"sectest", "id", NULL});
+    return err_set(err, errno, "exec %s", sectest);
+}
+
+static int test_spawn_not_dumpable(void)
+{
+    if (!have_sectest())
+        SKIP("sectest helper not built");
+    struct spawn_args a = {.name = "mgrt-dump", .pidns_fd = -1, .cgroup_fd = -1,
+            .child_fn = spawn_child_check};
+    struct err e = {0};
+    pid_t pid;
+    int pidfd = -1, st;
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), saved = dup(1);
+
+    /* the helper's output is not the point: keep the harness output clean */
+    dup2(devnull, 1);
+    int r = spawn_start(&a, &pid, &pidfd, NULL, &e);
+    dup2(saved, 1);
+    close(saved);
+    close(devnull);
+    if (r < 0)
+        fprintf(stderr, "  %s\n", e.msg);
+    CHECK_INT(r, 0);
+    CHECK(waitpid(pid, &st, 0) == pid);
+    close(pidfd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char self[PATH_MAX];
@@ -363,5 +404,6 @@ int main(int argc, char **argv)
     RUN(test_setuid_binary);
     RUN(test_rlimits);
     RUN(test_idmapped_layers);
+    RUN(test_spawn_not_dumpable);
     return HARNESS_END();
 }
