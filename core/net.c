@@ -275,15 +275,24 @@ static bool link_is_mgrs(const struct net_ctx *ctx, struct rtnl_link *l, const c
 
     if (!network)
         return alias && strncmp(alias, MGR_ALIAS_PREFIX, strlen(MGR_ALIAS_PREFIX)) == 0;
+    if (!alias)
+        return false;
+    /* a mark without "@" (older mgr) names the network only: accepted for up/down */
+    if (!strchr(alias, '@') && strncmp(alias, MGR_ALIAS_PREFIX, strlen(MGR_ALIAS_PREFIX)) == 0)
+        return STREQ(alias + strlen(MGR_ALIAS_PREFIX), network);
     want = mark_for(ctx, network);
-    return alias && want && STREQ(alias, want);
+    return want && STREQ(alias, want);
 }
 
 /* This instance's mark, for any network. */
 static bool link_is_ours(const struct net_ctx *ctx, struct rtnl_link *l)
 {
+    const char *alias = rtnl_link_get_ifalias(l);
     char net[256];
-    return mark_network(l, net, sizeof(net)) && link_is_mgrs(ctx, l, net);
+
+    /* an older mark without "@" could be any instance's: never collected */
+    return alias && strchr(alias, '@') && mark_network(l, net, sizeof(net)) &&
+            link_is_mgrs(ctx, l, net);
 }
 
 static bool link_is_bridge(struct rtnl_link *l)
