@@ -116,6 +116,19 @@ int caps_compute(char *const *add, char *const *drop, uint64_t *ret_mask, struct
     return 0;
 }
 
+uint64_t caps_own_bounding(void)
+{
+    uint64_t m = 0;
+    int bits = cap_max_bits();
+
+    if (bits <= 0 || bits > 64)
+        bits = CAP_LAST_CAP + 1;
+    for (int i = 0; i < bits; i++)
+        if (cap_get_bound((cap_value_t)i) == 1)
+            m |= UINT64_C(1) << i;
+    return m;
+}
+
 char *caps_format_mask(uint64_t mask, char *buf, size_t len)
 {
     snprintf(buf, len, "%016llx", (unsigned long long)mask);

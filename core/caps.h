@@ -29,6 +29,9 @@ int caps_compute(char *const *add, char *const *drop, uint64_t *ret_mask, struct
 /* Mask of the named capabilities ("ALL" = every known one); what names the key in errors
  * ("add"). Unknown names -> -EINVAL. Pure. */
 int caps_mask_from_names(char *const *names, const char *what, uint64_t *ret_mask, struct err *err);
+/* Mask of the capabilities in our own bounding set (what a container can be given at all).
+ * Reads the process state (prctl PR_CAPBSET_READ). */
+uint64_t caps_own_bounding(void);
 /* Formats a mask as /proc/PID/status prints it (16 hex digits), into buf; returns buf. */
 char *caps_format_mask(uint64_t mask, char *buf, size_t len);
 

@@ -155,6 +155,18 @@ static bool sec_file_is(const char *path, const char *want)
 int sec_check_host(const struct unit *u, struct err *err)
 {
     const struct security *s = &u->sec;
+    uint64_t own = caps_own_bounding();
+
+    /* A capability we do not have ourselves cannot be given ("ALL" means all we have). */
+    for (size_t i = 0; s->cap_add && s->cap_add[i]; i++) {
+        int c = caps_from_name(s->cap_add[i]);
+        char name[64];
+        if (c >= 0 && c != CAPS_ALL && !(own & (UINT64_C(1) << c)))
+            return err_setx(err, EPERM,
+                            "capabilities.add: %s is not in the supervisor's own bounding set, it "
+                            "cannot be given to a container",
+                            caps_to_name(c, name, sizeof(name)) ?: s->cap_add[i]);
+    }
 
     if (s->apparmor && !sec_file_is("/sys/module/apparmor/parameters/enabled", "Y"))
         return err_setx(err, EOPNOTSUPP,
@@ -216,8 +228,7 @@ struct sec_plan *sec_plan_free(struct sec_plan *p)
     return NULL;
 }
 
-static int sec_add_sysctl(struct sec_plan *p, const char *key, const char *value,
-        struct err *err)
+static int sec_add_sysctl(struct sec_plan *p, const char *key, const char *value, struct err *err)
 {
     struct sec_sysctl *s = &p->sysctl[p->n_sysctl];
 
@@ -282,6 +293,7 @@ int sec_prepare(const struct unit *u, struct sec_plan **ret, struct err *err)
     r = caps_mask_from_names(u->sec.cap_add, "add", &p->caps_nonroot, err);
     if (r < 0)
         goto fail_wrap;
+    p->caps &= caps_own_bounding(); /* "ALL": every capability we have */
     p->caps_nonroot &= p->caps;
     p->no_new_privs = u->sec.no_new_privileges;
 

@@ -85,6 +85,22 @@ security: {capabilities: {drop: [ALL], add: [cap_net_bind_service]}}
     assert_eq "$out" "bind errno=13" "non-root without the capability" || return 1
 }
 
+t_caps_all() {
+    # "ALL" is every capability the supervisor itself has; one it lacks cannot be added.
+    local out bnd
+    bnd=$(awk '$1 == "CapBnd:" {print $2}' /proc/self/status)
+    out=$(printf 'command: [/sectest, status]\nsecurity: {capabilities: {add: [ALL]}}\n' | run_unit) ||
+        fail "run: $out" || return 1
+    assert_contains "$out" $'CapEff:\t'"$bnd" || return 1
+    assert_contains "$out" $'CapBnd:\t'"$bnd" || return 1
+    if capsh --decode="$bnd" 2>/dev/null | grep -q cap_sys_resource; then
+        return 0 # nothing we lack to try
+    fi
+    out=$(printf 'command: [/bin/true]\nsecurity: {capabilities: {add: [SYS_RESOURCE]}}\n' | run_unit)
+    assert_eq "$?" 125 "adding a capability we lack: $out" || return 1
+    assert_contains "$out" "SYS_RESOURCE is not in the supervisor's own bounding set" || return 1
+}
+
 t_seccomp_default() {
     local out
     out=$(printf 'command: [/sectest, syscall, unshare_user, mount, keyctl, add_key, bpf, kexec_load, init_module, clone3, personality_bad, getpid]\n' |
@@ -255,6 +271,15 @@ t_daemon_no_fd_leak() {
     assert_contains "$st" $'Seccomp:\t2' || return 1
 }
 
+t_host_pid_mgr_exe() {
+    # Even sharing the host's pid namespace, the container cannot open the mgr process's
+    # /proc/PID/exe (the supervisor binary): it lacks the capabilities of its target.
+    local out
+    out=$(printf 'namespaces: {pid: host}\ncommand: [/sectest, openexe, parent]\n' | run_unit) ||
+        fail "run: $out" || return 1
+    assert_eq "$out" $'openexe-read errno=13\nopenexe-write errno=13' "open /proc/<mgr>/exe" || return 1
+}
+
 t_proc_self_exe() {
     local out host
     out=$(printf 'command: [/sectest, exe]\n' | run_unit) || fail "run: $out" || return 1
@@ -414,6 +439,7 @@ devnull_before=$(stat -c '%a %u %g %t:%T' /dev/null)
 tcase caps-default t_caps_default
 tcase caps-drop-all t_caps_drop_all
 tcase caps-nonroot-net-bind-service t_caps_nonroot_net_bind
+tcase caps-add-all t_caps_all
 tcase seccomp-default-errnos t_seccomp_default
 tcase seccomp-follows-capabilities t_seccomp_follows_caps
 tcase readonly-rootfs t_readonly_rootfs
@@ -426,6 +452,7 @@ tcase userns-kept-upper t_userns_kept_upper
 tcase no-fd-leak t_no_fd_leak
 tcase daemon-and-exec-no-fd-leak t_daemon_no_fd_leak
 tcase proc-self-exe t_proc_self_exe
+tcase host-pid-cannot-open-mgr-exe t_host_pid_mgr_exe
 tcase masked-readonly-paths t_masked_readonly_paths
 tcase symlink-bind-target t_symlink_bind_target
 tcase sysctl-namespaced-only t_sysctl

@@ -11,6 +11,7 @@
  *   exec PATH ARGS...    execv (to run a setuid copy of this helper)
  *   limits nofile        "nofile SOFT HARD" (getrlimit)
  *   sleep SECS           sleeps (a long-running container)
+ *   openexe PID|parent   opens /proc/PID/exe for reading and writing: "openexe ok" or errno
  *   getppid N            N getppid() calls: "ns_per_call X" (the cost of the seccomp filter) */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -202,6 +203,18 @@ int main(int argc, char **argv)
             return 1;
         printf("nofile %llu %llu\n", (unsigned long long)rl.rlim_cur,
                 (unsigned long long)rl.rlim_max);
+        return 0;
+    }
+    if (!strcmp(c, "openexe") && argc == 3) {
+        char p[64];
+        int pid = strcmp(argv[2], "parent") ? atoi(argv[2]) : (int)getppid();
+        snprintf(p, sizeof(p), "/proc/%d/exe", pid);
+        int fd = open(p, O_RDONLY);
+        report("openexe-read", fd);
+        if (fd >= 0)
+            close(fd);
+        fd = open(p, O_WRONLY);
+        report("openexe-write", fd);
         return 0;
     }
     if (!strcmp(c, "getppid") && argc == 3) {
