@@ -78,10 +78,26 @@ static int test_compute(void)
     return 0;
 }
 
+static int test_own_bounding(void)
+{
+    char line[256];
+    unsigned long long bnd = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    CHECK(f != NULL);
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "CapBnd: %llx", &bnd) == 1)
+            break;
+    fclose(f);
+    CHECK_INT(caps_own_bounding(), bnd);
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_names);
     RUN(test_default_mask);
     RUN(test_compute);
+    RUN(test_own_bounding);
     return HARNESS_END();
 }
