@@ -23,8 +23,21 @@ drv() { "$NETDRV" -s "$ST" -n "$N1" -n "$N2" "$@"; }
 # Each case runs in a subshell: its namespaces are deleted when it ends (pass or fail), and
 # whatever is left at exit is deleted by the file's cleanup.
 T_NS=()
-_delns() { local n; for n in "${T_NS[@]}"; do ip netns del "$n" 2>/dev/null; done; }
-mkns() { ip netns add "$P-$1" || return 1; T_NS+=("$P-$1"); trap _delns EXIT; }
+# Containers (by name) a case wired are unwired at its end too, so that a failing case does
+# not leave leases that shift the addresses later cases expect.
+T_CTR=()
+_delns() {
+    local rc=$? n
+    for n in "${T_CTR[@]}"; do "$NETDRV" -s "$ST" -n "$N1" -n "$N2" -c "$n" unwire 2>/dev/null; done
+    for n in "${T_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
+    [ $rc -eq 0 ] || [ $rc -eq 77 ] || echo "  (case exited with status $rc)" >&2
+}
+mkns() {
+    ip netns add "$P-$1" || { fail "ip netns add $P-$1 failed"; return 1; }
+    T_NS+=("$P-$1")
+    trap _delns EXIT
+}
+uses() { T_CTR+=("$@"); trap _delns EXIT; }
 on_exit 'for n in $(ip netns list | awk "{print \$1}" | grep "^$P-"); do ip netns del $n; done'
 nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 on_exit "$NETDRV" -s "$ST" -n "$N1" -n "$N2" down
@@ -32,11 +45,12 @@ on_exit ip link del mgrtbr$$
 
 # two containers on one network: addresses, names, MTU, routes, hosts; they reach each other
 t_same_network() {
+    uses ${P}x ${P}y
     mkns a && mkns b || return 1
     local out
-    out=$(drv -c ${P}x -a ${P}a wire /run/netns/$P-a) || return 1
+    out=$(drv -c ${P}x -a ${P}a wire /run/netns/$P-a) || fail "wire x: $out" || return 1
     assert_eq "$out" "${P}a 10.231.0.2" "lease of x" || return 1
-    out=$(drv -c ${P}y -a ${P}a wire /run/netns/$P-b) || return 1
+    out=$(drv -c ${P}y -a ${P}a wire /run/netns/$P-b) || fail "wire y: $out" || return 1
     assert_eq "$out" "${P}a 10.231.0.3" "lease of y" || return 1
     # bridge: mgr's (alias), gateway address, up
     assert_contains "$(ip -d link show "$BR1")" "alias mgr:network:${P}a@$ST" || return 1
@@ -80,6 +94,7 @@ t_same_network() {
 t_isolation() {
     [ "$(cat /proc/sys/net/ipv4/ip_forward)" = 0 ] ||
         skip "ip_forward is on on this host: it would route between bridges (mgr never turns it on)"
+    uses ${P}c ${P}d
     mkns c && mkns d || return 1
     drv -c ${P}c -a ${P}a wire /run/netns/$P-c >/dev/null || return 1
     drv -c ${P}d -a ${P}b wire /run/netns/$P-d >/dev/null || return 1
@@ -95,6 +110,7 @@ t_isolation() {
 
 # one container on two networks: eth0, eth1 in declared order; static address; one default route
 t_two_networks_static() {
+    uses ${P}e
     mkns e || return 1
     drv -c ${P}e -a ${P}b=10.232.0.77 -a ${P}a wire /run/netns/$P-e >/dev/null || return 1
     assert_contains "$(nsx e ip -o -4 addr show dev eth0)" "inet 10.232.0.77/24" || return 1
@@ -106,6 +122,7 @@ t_two_networks_static() {
 
 # static address conflicts and out-of-subnet addresses are refused at wire time, leaving nothing
 t_static_rejected() {
+    uses ${P}f ${P}g
     mkns f && mkns g || return 1
     drv -c ${P}f -a ${P}a=10.231.0.50 wire /run/netns/$P-f >/dev/null || return 1
     local out rc
@@ -125,6 +142,7 @@ t_static_rejected() {
 
 # net: none (and private without networks): only lo, up
 t_none_only_lo() {
+    uses ${P}h
     mkns h || return 1
     drv -c ${P}h -m none wire /run/netns/$P-h >/dev/null || return 1
     assert_eq "$(nsx h ls /sys/class/net | tr '\n' ' ')" "lo " "interfaces" || return 1
@@ -151,6 +169,7 @@ t_foreign_bridge() {
 # a container restarted at once gets its veth even while the old namespace is still dying
 t_quick_restart() {
     local k
+    uses ${P}r
     for k in 1 2 3 4 5; do
         mkns r$k || return 1
         drv -c ${P}r -a ${P}a wire /run/netns/$P-r$k >/dev/null || return 1
