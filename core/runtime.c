@@ -80,6 +80,7 @@ struct child_ctx {
     bool new_cgroupns;     /* unshare after the parent placed us in our cgroup */
     bool new_netns;        /* bring lo up */
     bool own_mntns;        /* build the rootfs (else joined another container's) */
+    bool exec_mode;        /* rt_exec: joining a running container, no container setup */
     char state_dir[PATH_MAX];
     char rootfs_dir[PATH_MAX];
     char upper[PATH_MAX], work[PATH_MAX]; /* "" = tmpfs */
@@ -311,7 +312,7 @@ static int child_main(void *ud, int sync_fd, struct err *err)
         if (r < 0)
             return r;
     }
-    if (u->ns[NS_UTS].mode == NS_PRIVATE) {
+    if (u->ns[NS_UTS].mode == NS_PRIVATE && !c->exec_mode) {
         const char *h = u->hostname ? u->hostname : u->name;
         if (sethostname(h, strlen(h)) < 0)
             return err_set(err, errno, "set hostname '%s'", h);
@@ -1046,8 +1047,10 @@ int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, ch
 {
     struct rt_spec spec = {.unit = u, .run_dir = rc->run_dir,
             .stdio = {stdio ? stdio[0] : -1, stdio ? stdio[1] : -1, stdio ? stdio[2] : -1}};
-    struct child_ctx c = {.spec = &spec, .u = u, .cg = rc->cg};
+    struct child_ctx c = {.spec = &spec, .u = u, .cg = rc->cg, .exec_mode = true};
     struct sec_plan *sec = NULL;
+    struct cg_manager *own_cgm = NULL;
+    struct cg_group *own_cg = NULL;
     _cleanup_close_ int pidns_fd = -1;
     int r;
 
@@ -1085,6 +1088,22 @@ int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, ch
         goto out;
     }
     secfilter_set_cache_dir(rc->run_dir); /* compiled default seccomp filter cache */
+    /* An adopted container has no group handle: open it by the name its state records, so
+     * the new process is accounted and limited with the container. */
+    if (!c.cg && rc->state_dir) {
+        struct rt_state st;
+        if (state_read(rc->state_dir, &st, NULL) == 0 && st.cgroup[0]) {
+            r = rc->cgm ? 0 : cg_manager_open(NULL, &own_cgm, err);
+            if (r < 0)
+                goto out;
+            r = cg_open(rc->cgm ? rc->cgm : own_cgm, st.cgroup, &own_cg, err);
+            if (r < 0) {
+                err_wrap(err, "exec in '%s': cgroup", rc->name);
+                goto out;
+            }
+            c.cg = own_cg;
+        }
+    }
     r = sec_prepare(u, &sec, err);
     if (r < 0)
         goto out;
@@ -1123,5 +1142,7 @@ int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, ch
 out:
     ctx_release(&c);
     sec_plan_free(sec);
+    cg_group_free(own_cg);
+    cg_manager_free(own_cgm);
     return r;
 }

@@ -272,6 +272,11 @@ EOF2
     for t in pid net ipc uts mnt; do
         assert_contains "$ns" "$t $(stat -L -c %i /proc/$p/ns/$t)" "$t namespace of the exec'd process" || rc=1
     done
+    # In the container's cgroup: seen from its cgroup namespace, every path is "/" (a process
+    # outside the group would see "/.." paths).
+    local cg; cg=$("$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /payload cat /proc/self/cgroup)
+    assert_contains "$cg" ":/" "cgroup via exec" || rc=1
+    assert_not_contains "$cg" ".." "cgroup via exec" || rc=1
     "$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /payload exit 7; assert_eq "$?" 7 "exec status" || rc=1
     local out; out=$("$drv" "$MGR_RUN" mgrt-ex "$T_TMP/mgrt-ex.yaml" /nope 2>&1); local st=$?
     assert_eq "$st" 125 "exec of a missing binary" || rc=1
