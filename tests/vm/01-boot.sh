@@ -34,18 +34,20 @@ build_initrd() {
         --units "$units" --rootfs "$T_TMP/rootfs:/srv/busybox" "${adds[@]}" "$INITRD"
 }
 
-# boot NAME APPEND [QEMU ARGS...]: boots with a hard timeout; console in $T_TMP/NAME.log.
-# Sets BOOT_RC (124 = timed out).
+# boot NAME APPEND [QEMU ARGS...]: boots with a hard timeout; console in $T_TMP/NAME.log,
+# qemu's exit status in $T_TMP/NAME.rc (124 = timed out).
 boot() {
     local name=$1 append=$2; shift 2
     timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -m 512M \
         -nographic -no-reboot -nic none -kernel "$KERNEL" -initrd "$INITRD" \
         -append "console=ttyS0 panic=-1 rdinit=/sbin/init quiet $append" "$@" \
         </dev/null >"$T_TMP/$name.log" 2>&1
-    BOOT_RC=$?
+    echo $? >"$T_TMP/$name.rc"
     tr -d '\r' <"$T_TMP/$name.log" >"$T_TMP/$name.txt"
     cp "$T_TMP/$name.txt" "$B/vm-console-$name.log" 2>/dev/null || true
 }
+
+rc_of() { cat "$T_TMP/$1.rc" 2>/dev/null || echo 124; }
 
 # Host-side checks on a console log.
 no_panic() {
@@ -75,12 +77,35 @@ t_initrd_built() { build_initrd && [ -s "$INITRD" ]; }
 tcase initramfs_built t_initrd_built
 [ -s "$INITRD" ] || { finish; exit; }
 
+# The boots run two at a time (each qemu TCG guest keeps one host CPU busy); the checks read
+# their consoles afterwards.
+MON=$T_TMP/mon.sock
+boot_cad() {
+    boot cad "" -monitor unix:"$MON",server,nowait &
+    local qpid=$!
+    wait_for 90 grep -q "unit 'web': started" "$T_TMP/cad.log" || { kill $qpid; wait $qpid; return 1; }
+    printf 'sendkey ctrl-alt-delete\n' | nc -U -q 1 "$MON" >/dev/null 2>&1 ||
+        python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b"sendkey ctrl-alt-delete\n"); import time; time.sleep(0.5)' "$MON"
+    wait $qpid
+}
+pids=()
+want main && { boot main "mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=main" & pids+=($!); }
+want v1 && { boot v1 "mgr.cgroup=v1 mgr.critical_deadline=3s mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=v1" & pids+=($!); }
+[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
+pids=()
+want wd && { boot wd "mgr.watchdog=/dev/watchdog mgr.watchdog_timeout=2 mgr.critical_deadline=4s \
+mgr.on_critical=stop-petting mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=wd" \
+    -device i6300esb -action watchdog=poweroff & pids+=($!); }
+CAD_OK=1
+want cad && { boot_cad || CAD_OK=0; }
+want emerg && boot emerg "mgr.supervisor=0 mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=emerg"
+[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
+
 # ---- main boot: the guest runner checks, then asks for poweroff with `mgr poweroff` (the
 # supervisor sends SIGTERM to PID 1).
 if want main; then
-boot main "mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=main"
 t_main_finished() {
-    [ $BOOT_RC -ne 124 ] || fail "timed out after ${VM_TIMEOUT}s" || return 1
+    [ $(rc_of main) -ne 124 ] || fail "timed out after ${VM_TIMEOUT}s" || return 1
     grep -q '^VMTEST done' "$T_TMP/main.txt" || fail "guest runner did not finish" || return 1
 }
 t_main_no_panic() { no_panic main; }
@@ -93,7 +118,7 @@ t_main_poweroff() {
     grep -q 'mgr: powering off' "$c" || fail "mgr did not reach the final step" || return 1
     grep -q 'reboot: Power down' "$c" || fail "kernel did not power down" || return 1
     # nothing after power-down: the boot ended by poweroff, not by the timeout
-    [ $BOOT_RC -eq 0 ] || fail "qemu exit status $BOOT_RC" || return 1
+    [ $(rc_of main) -eq 0 ] || fail "qemu exit status $(rc_of main)" || return 1
 }
 # The supervisor stops dependents first (web depends on db), every stop is on the console,
 # and it finishes within the budget PID 1 computed from the units' stop timeouts.
@@ -117,17 +142,8 @@ fi
 
 # ---- Ctrl-Alt-Del through the qemu monitor once the units run: the kernel sends SIGINT to
 # PID 1 (RB_DISABLE_CAD), mgr reboots in order; -no-reboot makes qemu exit.
-MON=$T_TMP/mon.sock
-boot_cad() {
-    boot cad "" -monitor unix:"$MON",server,nowait &
-    local qpid=$!
-    wait_for 60 grep -q "unit 'web': started" "$T_TMP/cad.log" || { kill $qpid; wait $qpid; return 1; }
-    printf 'sendkey ctrl-alt-delete\n' | nc -U -q 1 "$MON" >/dev/null 2>&1 ||
-        python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b"sendkey ctrl-alt-delete\n"); import time; time.sleep(0.5)' "$MON"
-    wait $qpid
-}
 t_cad_reboot() {
-    boot_cad || fail "cad boot did not come up" || return 1
+    [ $CAD_OK = 1 ] || fail "cad boot did not come up" || return 1
     local c=$T_TMP/cad.txt
     [ -f "$c" ] || tr -d '\r' <"$T_TMP/cad.log" >"$c"
     grep -q 'mgr: reboot requested (Interrupt from pid 0)' "$c" || fail "no reboot request from Ctrl-Alt-Del" || return 1
@@ -147,7 +163,6 @@ want cad && [ $T_FAILED -ne 0 ] && show_console cad
 # ---- cgroup v1 on request (mgr.cgroup=v1), the supervisor on it, and a critical unit that
 # stays failed: PID 1 reboots in order (on_critical: reboot, the default).
 if want v1; then
-boot v1 "mgr.cgroup=v1 mgr.critical_deadline=3s mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=v1"
 guest_results v1
 t_v1_critical_reboot() {
     local c=$T_TMP/v1.txt
@@ -163,13 +178,10 @@ fi
 # stays failed past mgr.critical_deadline makes PID 1 stop petting, and the device resets
 # the machine (here: qemu powers off, so the boot ends without the kernel's "Power down").
 if want wd; then
-boot wd "mgr.watchdog=/dev/watchdog mgr.watchdog_timeout=2 mgr.critical_deadline=4s \
-mgr.on_critical=stop-petting mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=wd" \
-    -device i6300esb -action watchdog=poweroff
 guest_results wd
 t_wd_fired() {
     local c=$T_TMP/wd.txt
-    [ $BOOT_RC -ne 124 ] || fail "timed out: the watchdog did not fire" || return 1
+    [ $(rc_of wd) -ne 124 ] || fail "timed out: the watchdog did not fire" || return 1
     grep -q "mgr: watchdog /dev/watchdog armed, timeout 2s" "$c" || fail "watchdog not armed" || return 1
     grep -q "critical unit 'doomed' failed or unhealthy for 4000 ms: no longer petting" "$c" ||
         fail "PID 1 did not stop petting for the failed critical unit" || return 1
@@ -183,7 +195,6 @@ fi
 # ---- emergency mode: PID 1 "crashes" (SIGSEGV reaches its crash handler), keeps running with
 # a shell on the console and keeps reaping; the kernel never sees init die.
 if want emerg; then
-boot emerg "mgr.supervisor=0 mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=emerg"
 guest_results emerg
 t_emerg_console() {
     local c=$T_TMP/emerg.txt
