@@ -48,7 +48,7 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libarchive-dev libnl-3-dev li
             hyperfine bc zstd xz-utils
 
 .PHONY: hello all deps test check-unit check-integration check-vm asan fuzz bench install clean \
-        format format-check payload
+        format format-check payload man
 all: $(MGR)
 
 $(B)/%.o: %.c
@@ -130,6 +130,11 @@ install: all
 	$(if $(wildcard units/schema.json),install -D -m 0644 units/schema.json $(DESTDIR)$(PREFIX)/share/mgr/schema.json)
 	$(if $(wildcard units/mgr.service),install -D -m 0644 units/mgr.service $(DESTDIR)/etc/systemd/system/mgr.service)
 	$(if $(wildcard contrib/mgr.bash-completion),install -D -m 0644 contrib/mgr.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mgr)
+
+# Man pages are generated from doc/*.md with pandoc (not a build dependency: the roff output
+# is committed so `man ./doc/mgr.1` works from a checkout).
+man:
+	doc/gen-man.sh
 
 format:
 	clang-format -i $(CORE_SRC) $(CMD_SRC) $(wildcard core/*.h cmd/*.h)
