@@ -726,11 +726,13 @@ int pid1_load_modules(const char *dir, pid1_module_fn fn, void *userdata, struct
         _cleanup_free_ char *text = NULL;
         _cleanup_strv_ char **names = NULL;
         char msg[512];
-        if (!path || read_file_at(AT_FDCWD, path, 65536, &text, NULL) < 0 ||
-                pid1_modules_parse(text, &names) < 0) {
-            snprintf(msg, sizeof(msg), "read %s: %s", path ? path : dir, strerror(errno));
+        int r = path ? read_file_at(AT_FDCWD, path, 65536, &text, NULL) : -ENOMEM;
+        if (r >= 0)
+            r = pid1_modules_parse(text, &names);
+        if (r < 0) {
+            snprintf(msg, sizeof(msg), "read %s: %s", path ? path : dir, strerror(-r));
             if (fn)
-                fn(ents[i]->d_name, -EIO, msg, userdata);
+                fn(ents[i]->d_name, r, msg, userdata);
             failed++;
             continue;
         }
@@ -745,7 +747,7 @@ int pid1_load_modules(const char *dir, pid1_module_fn fn, void *userdata, struct
                 (void)kmod_load_resources(ctx); /* indexes are optional; lookups fall back */
             }
             msg[0] = '\0';
-            int r = load_one(ctx, *m, msg, sizeof(msg));
+            r = load_one(ctx, *m, msg, sizeof(msg));
             if (r < 0)
                 failed++;
             if (fn)

@@ -197,6 +197,44 @@ static int test_load_modules_missing_dir(void)
     return 0;
 }
 
+struct mod_report {
+    int calls, last_r;
+    char last_msg[512];
+};
+static void on_module(const char *module, int r, const char *msg, void *ud)
+{
+    struct mod_report *m = ud;
+    m->calls++;
+    m->last_r = r;
+    snprintf(m->last_msg, sizeof(m->last_msg), "%s", msg);
+}
+
+/* An unknown module is reported by name and counted; nothing is loaded. */
+static int test_load_modules_unknown(void)
+{
+    char dir[] = "/tmp/mgrt-pid1mod.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    _cleanup_free_ char *p = strdup_printf("%s/test.conf", dir);
+    _cleanup_free_ char *q = strdup_printf("%s/ignored.txt", dir);
+    FILE *f = fopen(p, "w");
+    fputs("# none of these exist\nmgrt_no_such_module\n", f);
+    fclose(f);
+    f = fopen(q, "w");
+    fputs("overlay\n", f); /* not a .conf file: never read */
+    fclose(f);
+    struct mod_report m = {0};
+    struct err e = {0};
+    int r = pid1_load_modules(dir, on_module, &m, &e);
+    unlink(p);
+    unlink(q);
+    rmdir(dir);
+    CHECK_INT(r, 1);
+    CHECK_INT(m.calls, 1);
+    CHECK_INT(m.last_r, -ENOENT);
+    CHECK(strstr(m.last_msg, "module 'mgrt_no_such_module' not found") != NULL);
+    return 0;
+}
+
 static void count_reaped(pid_t pid, int status, void *ud)
 {
     (*(int *)ud)++;
@@ -355,6 +393,7 @@ int main(void)
     RUN(test_shutdown_phases);
     RUN(test_modules_parse);
     RUN(test_load_modules_missing_dir);
+    RUN(test_load_modules_unknown);
     RUN(test_reap_orphans);
     RUN(test_hostname_file);
     RUN(test_mount_apply_idempotent);
