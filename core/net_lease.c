@@ -434,87 +434,121 @@ static const char *hostname_of(const struct unit_set *units, const char *name)
     return u && u->kind == UNIT_CONTAINER ? u->hostname : NULL;
 }
 
+/* Every network's leases, read once per locked operation: rewriting the hosts files of all
+ * members of a network then costs one pass over the lease files, not one per member. */
+struct lease_db {
+    char **networks;
+    struct lease_list *lists;
+    size_t n;
+};
+
+static void lease_db_clear(struct lease_db *db)
+{
+    for (size_t i = 0; i < db->n; i++) {
+        free(db->networks[i]);
+        lease_list_clear(&db->lists[i]);
+    }
+    free(db->networks);
+    free(db->lists);
+    *db = (struct lease_db){0};
+}
+
+static int lease_db_load(const struct net_dirs *d, struct lease_db *ret)
+{
+    _cleanup_close_ int fd = dup(d->leases);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct lease_db db = {0};
+    struct dirent *de;
+    int r = 0;
+
+    if (!dir)
+        return -errno;
+    TAKE_FD(fd);
+    rewinddir(dir);
+    while ((de = readdir(dir))) {
+        struct lease_list l = {0};
+        char **nn;
+        struct lease_list *nl;
+
+        if (skip_name(de->d_name) || leases_read(d->leases, de->d_name, &l) < 0)
+            continue;
+        nn = realloc(db.networks, (db.n + 1) * sizeof(*nn));
+        if (nn)
+            db.networks = nn;
+        nl = realloc(db.lists, (db.n + 1) * sizeof(*nl));
+        if (nl)
+            db.lists = nl;
+        if (!nn || !nl || !(db.networks[db.n] = strdup(de->d_name))) {
+            lease_list_clear(&l);
+            r = -ENOMEM;
+            break;
+        }
+        db.lists[db.n++] = l;
+    }
+    closedir(dir);
+    if (r < 0) {
+        lease_db_clear(&db);
+        return r;
+    }
+    *ret = db;
+    return 0;
+}
+
+static const struct lease_list *lease_db_get(const struct lease_db *db, const char *network)
+{
+    for (size_t i = 0; i < db->n; i++)
+        if (STREQ(db->networks[i], network))
+            return &db->lists[i];
+    return NULL;
+}
+
 /* Builds and writes the hosts file of container `name`: itself first (its address on its
  * first network, per c's order if the unit is known), then everyone on its networks. */
-static int hosts_write_locked(const struct net_dirs *d, const char *name,
-        const struct unit_set *units)
+static int hosts_write_locked(const struct net_dirs *d, const struct lease_db *db,
+        const char *name, const struct unit_set *units)
 {
     _cleanup_free_ struct net_host_entry *e = NULL;
     _cleanup_free_ char *text = NULL;
     _cleanup_close_ int hfd = -1;
-    struct lease_list all[16] = {{0}};
+    const struct lease_list *mine[16];
     const struct unit *c = units ? unit_set_find(units, name) : NULL;
     size_t n_nets = 0, n_e = 0, cap = 1;
-    bool have_self = false;
-    int r = 0;
 
     if (!valid_file_name(name))
         return -EINVAL;
-    /* the networks name is on: from the unit (declared order) or else from the lease dirs */
+    /* the networks name is on: from the unit (declared order) or else from the leases */
     if (c && c->kind == UNIT_CONTAINER) {
-        for (size_t i = 0; i < c->n_networks && n_nets < ARRAY_SIZE(all); i++) {
-            r = leases_read(d->leases, c->networks[i].name, &all[n_nets]);
-            if (r < 0)
-                goto out;
-            if (lease_find(&all[n_nets], name))
-                n_nets++;
-            else
-                lease_list_clear(&all[n_nets]);
+        for (size_t i = 0; i < c->n_networks && n_nets < ARRAY_SIZE(mine); i++) {
+            const struct lease_list *l = lease_db_get(db, c->networks[i].name);
+            if (l && lease_find(l, name))
+                mine[n_nets++] = l;
         }
     } else {
-        _cleanup_close_ int fd = dup(d->leases);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *de;
-        if (!dir) {
-            r = -errno;
-            goto out;
-        }
-        TAKE_FD(fd);
-        rewinddir(dir);
-        while ((de = readdir(dir)) && n_nets < ARRAY_SIZE(all)) {
-            if (skip_name(de->d_name))
-                continue;
-            if (leases_read(d->leases, de->d_name, &all[n_nets]) < 0)
-                continue;
-            if (lease_find(&all[n_nets], name))
-                n_nets++;
-            else
-                lease_list_clear(&all[n_nets]);
-        }
-        closedir(dir);
+        for (size_t i = 0; i < db->n && n_nets < ARRAY_SIZE(mine); i++)
+            if (lease_find(&db->lists[i], name))
+                mine[n_nets++] = &db->lists[i];
     }
     for (size_t i = 0; i < n_nets; i++)
-        cap += all[i].n;
+        cap += mine[i]->n;
     e = calloc(cap, sizeof(*e));
-    if (!e) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < n_nets && !have_self; i++) {
-        const struct lease *own = lease_find(&all[i], name);
-        e[n_e++] = (struct net_host_entry){own->addr, name, hostname_of(units, name)};
-        have_self = true;
-    }
-    if (!have_self) /* no network: the name still resolves, as on Debian */
+    if (!e)
+        return -ENOMEM;
+    if (n_nets > 0)
+        e[n_e++] = (struct net_host_entry){lease_find(mine[0], name)->addr, name,
+                hostname_of(units, name)};
+    else /* no network: the name still resolves, as on Debian */
         e[n_e++] = (struct net_host_entry){{htonl(0x7f000101)}, name, hostname_of(units, name)};
     for (size_t i = 0; i < n_nets; i++)
-        for (size_t j = 0; j < all[i].n; j++)
-            if (!STREQ(all[i].v[j].container, name))
-                e[n_e++] = (struct net_host_entry){all[i].v[j].addr, all[i].v[j].container,
-                        hostname_of(units, all[i].v[j].container)};
-    r = net_hosts_render(e, n_e, &text);
-    if (r < 0)
-        goto out;
+        for (size_t j = 0; j < mine[i]->n; j++)
+            if (!STREQ(mine[i]->v[j].container, name))
+                e[n_e++] = (struct net_host_entry){mine[i]->v[j].addr, mine[i]->v[j].container,
+                        hostname_of(units, mine[i]->v[j].container)};
+    if (net_hosts_render(e, n_e, &text) < 0)
+        return -ENOMEM;
     hfd = open_subdir(d->hosts, name, true);
-    if (hfd < 0) {
-        r = hfd;
-        goto out;
-    }
-    r = write_in_place(hfd, "hosts", text);
-out:
-    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-        lease_list_clear(&all[i]);
-    return r;
+    if (hfd < 0)
+        return hfd;
+    return write_in_place(hfd, "hosts", text);
 }
 
 /* resolv.conf: the unit's dns servers, else the host's file without loopback nameservers
@@ -566,6 +600,7 @@ int net_hosts_write(const char *state_dir, const struct unit *c, const struct un
         struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
+    _cleanup_(lease_db_clear) struct lease_db db = {0};
     _cleanup_free_ char *resolv = NULL;
     _cleanup_close_ int hfd = -1;
     int r;
@@ -585,22 +620,23 @@ int net_hosts_write(const char *state_dir, const struct unit *c, const struct un
     if (r < 0)
         return err_set(err, -r, "unit '%s': write resolv.conf", c->name);
     /* every member's view changes when c joins: rewrite all of them, c included */
+    r = lease_db_load(&d, &db);
+    if (r < 0)
+        return err_set(err, -r, "unit '%s': read leases", c->name);
     for (size_t i = 0; i < c->n_networks; i++) {
-        _cleanup_(lease_list_clear) struct lease_list l = {0};
-        if (leases_read(d.leases, c->networks[i].name, &l) < 0)
-            continue;
-        for (size_t j = 0; j < l.n; j++) {
-            if (STREQ(l.v[j].container, c->name))
+        const struct lease_list *l = lease_db_get(&db, c->networks[i].name);
+        for (size_t j = 0; l && j < l->n; j++) {
+            if (STREQ(l->v[j].container, c->name))
                 continue;
-            if (faccessat(d.hosts, l.v[j].container, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            if (faccessat(d.hosts, l->v[j].container, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
                 continue; /* never started: no hosts file to update */
-            r = hosts_write_locked(&d, l.v[j].container, units);
+            r = hosts_write_locked(&d, &db, l->v[j].container, units);
             if (r < 0)
-                log_debug("net: rewrite hosts of '%s': %s, ignoring", l.v[j].container,
+                log_debug("net: rewrite hosts of '%s': %s, ignoring", l->v[j].container,
                         strerror(-r));
         }
     }
-    r = hosts_write_locked(&d, c->name, units);
+    r = hosts_write_locked(&d, &db, c->name, units);
     if (r < 0)
         return err_set(err, -r, "unit '%s': write hosts file", c->name);
     return 0;
@@ -608,11 +644,17 @@ int net_hosts_write(const char *state_dir, const struct unit *c, const struct un
 
 static int hosts_refresh_locked(const struct net_dirs *d, const struct unit_set *units)
 {
-    _cleanup_close_ int fd = dup(d->hosts);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    _cleanup_(lease_db_clear) struct lease_db db = {0};
+    _cleanup_close_ int fd = -1;
+    DIR *dir;
     struct dirent *de;
-    int r = 0;
+    int r;
 
+    r = lease_db_load(d, &db);
+    if (r < 0)
+        return r;
+    fd = dup(d->hosts);
+    dir = fd >= 0 ? fdopendir(fd) : NULL;
     if (!dir)
         return -errno;
     TAKE_FD(fd);
@@ -621,7 +663,7 @@ static int hosts_refresh_locked(const struct net_dirs *d, const struct unit_set 
         int q;
         if (skip_name(de->d_name))
             continue;
-        q = hosts_write_locked(d, de->d_name, units);
+        q = hosts_write_locked(d, &db, de->d_name, units);
         if (q < 0 && r == 0)
             r = q;
     }

@@ -48,6 +48,8 @@ now_us() { echo $(($(date +%s%N) / 1000)); }
 out=$(drv -c ${P}c -a "${P}" bench "$N") || { echo "skipped: netdrv bench failed"; exit 0; }
 wire_us=$(echo "$out" | awk '/^wire_us/ {print $2}')
 lease_us=$(echo "$out" | awk '/^lease_us/ {print $2}')
+hosts_us=$(echo "$out" | awk '/^hosts_us/ {print $2}')
+hosts_last_us=$(echo "$out" | awk '/^hosts_last_us/ {print $2}')
 
 # 2. the same with ip(8): veth with the peer created in the namespace, host end on the bridge,
 #    then lo, eth0 up, address and default route inside (5 processes); namespace creation
@@ -127,7 +129,8 @@ echo "| what | median | note |"
 echo "|---|---|---|"
 echo "| wire one container, mgr (netlink) | ${wire_us} us | net_wire() |"
 echo "| wire one container, ip(8) commands | ${ip_us} us | $(awk -v a="$ip_us" -v b="$wire_us" 'BEGIN {printf "%.1fx mgr", a/b}') |"
-echo "| lease + hosts files, mgr | ${lease_us} us | net_leases_acquire() + net_unwire() |"
+echo "| address lease, mgr | ${lease_us} us | net_leases_acquire(), files under --root |"
+echo "| hosts files of all members, mgr | ${hosts_us} us | net_hosts_write(); ${hosts_last_us} us for member $N |"
 echo "| move a veth end into a namespace after creation (ip) | ${mv_us} us | what mgr avoids |"
 echo "| delete a veth explicitly (ip) | ${del_us} us | what mgr avoids at teardown |"
 if [ -n "$tcp_veth" ]; then

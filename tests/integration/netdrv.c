@@ -133,6 +133,7 @@ static pid_t netns_child(int *ret_fd, int *ret_pipe)
 static int cmd_bench(struct net_ctx *ctx, int n)
 {
     uint64_t *wire = calloc((size_t)n, sizeof(*wire)), *lease = calloc((size_t)n, sizeof(*lease));
+    uint64_t *hosts = calloc((size_t)n, sizeof(*hosts)), hosts_last = 0;
     int *fds = calloc((size_t)n, sizeof(*fds)), *pipes = calloc((size_t)n, sizeof(*pipes));
     pid_t *pids = calloc((size_t)n, sizeof(*pids));
     char **names = calloc((size_t)n, sizeof(*names));
@@ -155,6 +156,9 @@ static int cmd_bench(struct net_ctx *ctx, int n)
         if (net_wire(ctx, ctr, &set, fds[i], addrs, &e) < 0)
             die("wire", &e);
         t2 = now_ns();
+        if (net_hosts_write(state, ctr, &set, &e) < 0)
+            die("hosts", &e);
+        hosts[i] = now_ns() - t2;
         lease[i] = t1 - t0;
         wire[i] = t2 - t1;
     }
@@ -169,10 +173,14 @@ static int cmd_bench(struct net_ctx *ctx, int n)
         free(names[i]);
     }
     ctr->name = base;
+    hosts_last = hosts[n - 1];
+    qsort(hosts, (size_t)n, sizeof(*hosts), cmp_u64);
     qsort(wire, (size_t)n, sizeof(*wire), cmp_u64);
     qsort(lease, (size_t)n, sizeof(*lease), cmp_u64);
-    printf("wire_us %.1f\nlease_us %.1f\n", (double)wire[n / 2] / 1000.0,
-            (double)lease[n / 2] / 1000.0);
+    printf("wire_us %.1f\nlease_us %.1f\nhosts_us %.1f\nhosts_last_us %.1f\n",
+            (double)wire[n / 2] / 1000.0, (double)lease[n / 2] / 1000.0,
+            (double)hosts[n / 2] / 1000.0, (double)hosts_last / 1000.0);
+    free(hosts);
     free(wire);
     free(lease);
     free(fds);
