@@ -103,7 +103,7 @@ t_caps_all() {
 
 t_seccomp_default() {
     local out
-    out=$(printf 'command: [/sectest, syscall, unshare_user, mount, keyctl, add_key, bpf, kexec_load, init_module, clone3, personality_bad, getpid]\n' |
+    out=$(printf 'command: [/sectest, syscall, unshare_user, mount, keyctl, add_key, bpf, kexec_load, init_module, clone3, personality_bad, io_uring_setup, getpid]\n' |
         run_unit) || fail "run: $out" || return 1
     assert_eq "$out" "unshare_user errno=1
 mount errno=1
@@ -114,11 +114,18 @@ kexec_load errno=1
 init_module errno=1
 clone3 errno=38
 personality_bad errno=1
+io_uring_setup errno=1
 getpid ok" "errnos under the default profile" || return 1
     # unconfined: keyctl reaches the kernel (and works for root)
     out=$(printf 'command: [/sectest, syscall, keyctl]\nsecurity: {seccomp: unconfined}\n' |
         run_unit) || fail "run: $out" || return 1
     assert_eq "$out" "keyctl ok" "unconfined" || return 1
+    # control for io_uring: the kernel allows it here, so the EPERM above is the filter's
+    if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ]; then
+        out=$(printf 'command: [/sectest, syscall, io_uring_setup]\nsecurity: {seccomp: unconfined}\n' |
+            run_unit) || fail "run: $out" || return 1
+        assert_eq "$out" "io_uring_setup ok" "unconfined io_uring" || return 1
+    fi
 }
 
 t_seccomp_follows_caps() {
