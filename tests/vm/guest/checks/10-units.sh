@@ -76,17 +76,34 @@ t_health_restart() {
     [ "$(json_field db restarts)" -gt "${r0:-0}" ] || { echo "restarts $(json_field db restarts)"; return 1; }
 }
 
+# `mgr kill -s KILL` reaches every process of the unit (v2: cgroup.kill), a second process
+# started in its cgroup included; the restart policy brings it back.
+t_kill_group() {
+    old=$(json_field web pid); d=$(cg_dir "$old")
+    sh -c "echo \$\$ > $d/cgroup.procs && exec sleep 1000" &
+    extra=$!
+    usleep 200000
+    grep -qx "$extra" "$d/cgroup.procs" || { echo "extra process not in $d"; return 1; }
+    timeout 5 mgr kill -s KILL web || return 1
+    gone() { ! kill -0 "$extra" 2>/dev/null && ! kill -0 "$old" 2>/dev/null; }
+    wait_for 5 gone || { echo "still alive: $(cat "$d/cgroup.procs" 2>/dev/null | tr '\n' ' ')"; return 1; }
+    wait $extra 2>/dev/null
+    web_back() { p=$(json_field web pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$old" ] && unit_running web; }
+    wait_for 20 web_back || { timeout 5 mgr status web; return 1; }
+}
+
 check units_running t_units_running
 if [ -f /run/mgrt-units-up ]; then
     check restart_after_crash t_restart_after_crash
     check cgroup_v2_limits t_cgroup_v2_limits
     check device_denied_bpf t_device_denied_bpf
     check freeze t_freeze
+    check kill_whole_group t_kill_group
     check network_between_containers t_network_between_containers
     check oom_reported t_oom_reported
     check health_unhealthy_restart t_health_restart
 else
-    for n in restart_after_crash cgroup_v2_limits device_denied_bpf freeze network_between_containers oom_reported health_unhealthy_restart; do
+    for n in restart_after_crash cgroup_v2_limits device_denied_bpf freeze kill_whole_group network_between_containers oom_reported health_unhealthy_restart; do
         fail $n "units did not come up"
     done
 fi
