@@ -596,13 +596,38 @@ int net_hosts_paths(const char *state_dir, const char *container, char **ret_hos
     return 0;
 }
 
+/* "network address" lines of c's leases, in c's order: what the others' files say about c. */
+static int joined_signature(const struct lease_db *db, const struct unit *c, char **ret)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->n_networks; i++) {
+        const struct lease_list *l = lease_db_get(db, c->networks[i].name);
+        const struct lease *own = l ? lease_find(l, c->name) : NULL;
+        char a[INET_ADDRSTRLEN] = "-";
+        if (own)
+            inet_ntop(AF_INET, &own->addr, a, sizeof(a));
+        fprintf(f, "%s %s\n", c->networks[i].name, a);
+    }
+    if (fclose(f) != 0 || !buf)
+        return -ENOMEM;
+    *ret = TAKE_PTR(buf);
+    return 0;
+}
+
 int net_hosts_write(const char *state_dir, const struct unit *c, const struct unit_set *units,
         struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     _cleanup_(lease_db_clear) struct lease_db db = {0};
-    _cleanup_free_ char *resolv = NULL;
+    _cleanup_free_ char *resolv = NULL, *sig = NULL, *old_sig = NULL;
     _cleanup_close_ int hfd = -1;
+    size_t old_len = 0;
+    bool others = true;
     int r;
 
     r = net_dirs_open(state_dir, &d, err);
@@ -619,11 +644,18 @@ int net_hosts_write(const char *state_dir, const struct unit *c, const struct un
     r = write_in_place(hfd, "resolv.conf", resolv);
     if (r < 0)
         return err_set(err, -r, "unit '%s': write resolv.conf", c->name);
-    /* every member's view changes when c joins: rewrite all of them, c included */
     r = lease_db_load(&d, &db);
     if (r < 0)
         return err_set(err, -r, "unit '%s': read leases", c->name);
-    for (size_t i = 0; i < c->n_networks; i++) {
+    /* Every member's view changes when c joins with new addresses: rewrite all of them.
+     * A restart with the same leases (the usual case) changes nobody else's file, so only
+     * c's own is written: "joined" records the addresses the others were told about. */
+    r = joined_signature(&db, c, &sig);
+    if (r < 0)
+        return err_set(err, -r, "unit '%s': render addresses", c->name);
+    if (read_file_at(hfd, "joined", 65536, &old_sig, &old_len) == 0 && STREQ(old_sig, sig))
+        others = false;
+    for (size_t i = 0; others && i < c->n_networks; i++) {
         const struct lease_list *l = lease_db_get(&db, c->networks[i].name);
         for (size_t j = 0; l && j < l->n; j++) {
             if (STREQ(l->v[j].container, c->name))
@@ -639,6 +671,11 @@ int net_hosts_write(const char *state_dir, const struct unit *c, const struct un
     r = hosts_write_locked(&d, &db, c->name, units);
     if (r < 0)
         return err_set(err, -r, "unit '%s': write hosts file", c->name);
+    if (others) {
+        r = write_file_atomic_at(hfd, "joined", sig, strlen(sig), 0644, false);
+        if (r < 0)
+            return err_set(err, -r, "unit '%s': write hosts state", c->name);
+    }
     return 0;
 }
 

@@ -245,6 +245,23 @@ static int test_hosts_files_and_gc(void)
     free(s);
     s = NULL;
 
+    /* a restart of web with the same leases leaves db's file alone; a new address does not */
+    CHECK_INT(write_file_atomic_at(AT_FDCWD, hd, "stale\n", 6, 0644, false), 0);
+    CHECK_INT(net_leases_acquire(dir, set.units[2], &set, addrs, &e), 0);
+    CHECK_INT(net_hosts_write(dir, set.units[2], &set, &e), 0);
+    CHECK_INT(read_str(hd, &s), 0);
+    CHECK_STR(s, "stale\n");
+    free(s);
+    CHECK_INT(net_lease_release(dir, "back", "web", &e), 0);
+    free(set.units[2]->networks[1].address);
+    set.units[2]->networks[1].address = strdup("10.82.0.33");
+    CHECK_INT(net_leases_acquire(dir, set.units[2], &set, addrs, &e), 0);
+    CHECK_INT(net_hosts_write(dir, set.units[2], &set, &e), 0);
+    CHECK_INT(read_str(hd, &s), 0);
+    CHECK(strstr(s, "10.82.0.33\tweb www\n"));
+    free(s);
+    s = NULL;
+
     /* web goes away: its leases and files go, db's hosts forgets it */
     CHECK_INT(net_unwire(dir, "web", &set, &e), 0);
     CHECK(access(hw, F_OK) < 0);
