@@ -248,13 +248,20 @@ t_reclaim_after_sigkill() {
     assert_eq "$(find /sys/fs/cgroup/ -maxdepth 4 -type d -name mgrt-rec | wc -l)" 0 "cgroups left"
 }
 
-# rt_adopt + rt_exec (what `mgr exec` and command health checks use), through a driver.
-t_exec() {
+# The library driver (tests/integration/rtexec.c), built once.
+RTEXEC="$T_TMP/rtexec"
+build_rtexec() {
+    [ -x "$RTEXEC" ] && return 0
     local PKGS="yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 libcap libseccomp jansson libcrypto libkmod"
-    local drv="$T_TMP/rtexec"
-    cc -std=gnu11 -D_GNU_SOURCE -O2 -I"$TOP/core" $(pkg-config --cflags $PKGS) -o "$drv" \
+    cc -std=gnu11 -D_GNU_SOURCE -O2 -I"$TOP/core" $(pkg-config --cflags $PKGS) -o "$RTEXEC" \
         "$TOP/tests/integration/rtexec.c" "$B/libmgrcore.a" $(pkg-config --libs $PKGS) ||
         { fail "cannot build rtexec"; return 1; }
+}
+
+# rt_adopt + rt_exec (what `mgr exec` and command health checks use), through the driver.
+t_exec() {
+    build_rtexec || return 1
+    local drv="$RTEXEC"
     mk mgrt-ex <<'EOF2'
 command: ["/payload", "sleep", "20"]
 hostname: mgrt-exhost
@@ -299,6 +306,22 @@ t_unprivileged() {
     assert_eq "$(ls -A "$pub/containers" 2>/dev/null)" "" "state left behind"
 }
 
+# A long-lived process (the supervisor's case) starting and destroying containers through the
+# library keeps no fd, mount, cgroup or state dir per container.
+t_library_cycles() {
+    build_rtexec || return 1
+    mk mgrt-lib <<<'command: ["/payload", "exit", "0"]'
+    local m0 c0; m0=$(our_mounts); c0=$(find /sys/fs/cgroup/ -maxdepth 4 -type d -name mgrt-lib | wc -l)
+    local out; out=$("$RTEXEC" --cycles 100 "$MGR_RUN" "$MGR_ROOT" "$T_TMP/mgrt-lib.yaml") ||
+        { fail "cycles failed: $out"; return 1; }
+    local a b; read -r _ a b <<<"$out"
+    assert_match "$a $b" "^[0-9]+ [0-9]+$" "driver output" || return 1
+    assert_eq "$b" "$a" "open fds after 100 cycles in one process" || return 1
+    assert_eq "$(our_mounts)" "$m0" "mounts" || return 1
+    assert_eq "$(find /sys/fs/cgroup/ -maxdepth 4 -type d -name mgrt-lib | wc -l)" "$c0" "cgroups" || return 1
+    assert_eq "$(ls -A "$MGR_RUN/containers" 2>/dev/null | grep -c mgrt-lib)" 0 "state dirs"
+}
+
 tcase exit_status t_exit_status
 tcase pid1_and_process t_pid1_and_process
 tcase namespaces t_namespaces
@@ -311,4 +334,5 @@ tcase reclaim_after_sigkill t_reclaim_after_sigkill
 tcase exec t_exec
 tcase unprivileged t_unprivileged
 tcase cycles t_cycles
+tcase library_cycles t_library_cycles
 finish
