@@ -49,7 +49,7 @@ struct init {
     uint64_t phase_deadline_ms;
     /* watchdog */
     int wd_fd;
-    uint64_t wd_interval_ms, wd_next_ms;
+    uint64_t wd_timeout_s, wd_interval_ms, wd_next_ms;
     bool wd_stopped; /* a critical unit failed past its deadline: let the hardware reset */
     /* critical units (from the unit files) and how long each has been bad */
     char **critical;
@@ -401,6 +401,47 @@ static void shutdown_begin(struct init *in, enum pid1_action a, const char *why)
     shutdown_progress(in);
 }
 
+/* Replaces PID 1's program with the installed binary (an upgrade without a reboot), handing
+ * over its children and the open watchdog through PID1_STATE_ENV. Returns only on failure,
+ * and then PID 1 goes on as before. */
+static void reexec(struct init *in)
+{
+    char exe[PATH_MAX] = "", state[128];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        /* The binary was replaced by an upgrade: run the new one at the same path. */
+        char *del = strstr(exe, " (deleted)");
+        if (del && del[10] == '\0')
+            *del = '\0';
+    }
+    /* The path the kernel started us by (/sbin/init) first: it names the installed binary
+     * from our root even when /proc/self/exe is rendered from outside it (after the
+     * initramfs switch or a chroot). */
+    const char *paths[] = {in->ctx->argv0 && in->ctx->argv0[0] == '/' ? in->ctx->argv0 : NULL,
+            n > 0 ? exe : NULL};
+    struct pid1_state st = {in->sup_pid, in->run_pid, in->wd_fd, in->wd_timeout_s};
+    if (pid1_state_format(&st, state, sizeof(state)) < 0 || setenv(PID1_STATE_ENV, state, 1) < 0) {
+        log_error("re-execute: cannot pass the state, not re-executing");
+        return;
+    }
+    /* The watchdog must stay open: closing it could disarm or trip it. */
+    if (in->wd_fd >= 0)
+        (void)fcntl(in->wd_fd, F_SETFD, 0);
+    for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+        if (!paths[i])
+            continue;
+        log_info("re-executing %s (%s)", paths[i], state);
+        char *argv[] = {(char *)in->ctx->argv0, NULL};
+        execv(paths[i], argv);
+        log_error("re-execute %s: %s", paths[i], strerror(errno));
+    }
+    log_error("re-execution failed: going on with the running binary");
+    if (in->wd_fd >= 0)
+        (void)fcntl(in->wd_fd, F_SETFD, FD_CLOEXEC);
+    unsetenv(PID1_STATE_ENV);
+}
+
 static void handle_signal(struct init *in, const struct signalfd_siginfo *si)
 {
     enum pid1_action a = pid1_signal_action((int)si->ssi_signo);
@@ -418,6 +459,10 @@ static void handle_signal(struct init *in, const struct signalfd_siginfo *si)
             (void)kill(in->sup_pid, SIGUSR1);
         }
         (void)scan_units(in); /* the set of critical units may have changed */
+        break;
+    case PID1_ACT_REEXEC:
+        if (in->phase == PID1_PH_RUNNING)
+            reexec(in);
         break;
     default:
         break; /* SIGCHLD: reaping happens after every wake-up */
@@ -501,6 +546,19 @@ static _Noreturn void run_loop(struct init *in)
     }
 }
 
+static void boot_once(struct init *in);
+static void resume(struct init *in, const struct pid1_state *prev);
+
+/* Pet at a third of the timeout: two missed wake-ups still do not reset. */
+static void watchdog_schedule(struct init *in, uint64_t timeout_s)
+{
+    in->wd_timeout_s = timeout_s;
+    in->wd_interval_ms = timeout_s * 1000 / 3;
+    if (in->wd_interval_ms == 0)
+        in->wd_interval_ms = 300;
+    in->wd_next_ms = now_ms() + in->wd_interval_ms;
+}
+
 int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
 {
     static struct init in = {.sfd = -1, .tfd = -1, .epfd = -1, .wd_fd = -1};
@@ -509,6 +567,12 @@ int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
 
     in.ctx = ctx;
     pid1_install_crash_handlers();
+    /* Set when we are a re-execution of PID 1: children and watchdog are taken over, the
+     * one-time boot steps are not repeated. Not passed on to children. */
+    struct pid1_state prev = {.wd_fd = -1};
+    const char *st = getenv(PID1_STATE_ENV);
+    bool resumed = st && pid1_state_parse(st, &prev) == 0;
+    unsetenv(PID1_STATE_ENV);
     /* Every signal PID 1 acts on goes through the signalfd; block them before anything can
      * be sent (and before any child exists). */
     sigemptyset(&mask);
@@ -524,7 +588,7 @@ int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
     setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
     log_set_prefix("mgr: ");
 
-    if (pid1_root_is_initramfs()) {
+    if (!resumed && pid1_root_is_initramfs()) {
         if (pid1_leave_initramfs(&e) < 0)
             log_error("%s (containers will not be able to pivot_root)", e.msg);
     }
@@ -547,37 +611,10 @@ int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
     if (in.machine_init && reboot(RB_DISABLE_CAD) < 0)
         log_warn("reboot(RB_DISABLE_CAD): %s, ignoring", strerror(errno));
 
-    _cleanup_free_ char *host = NULL;
-    err_clear(&e);
-    int r = pid1_set_hostname(PID1_HOSTNAME_FILE, &host, &e);
-    if (r == 0)
-        log_info("hostname %s", host);
-    else if (r != -ENOENT)
-        log_error("%s", e.msg);
-    err_clear(&e);
-    if (pid1_lo_up(&e) < 0)
-        log_error("%s", e.msg);
-    err_clear(&e);
-    r = pid1_load_modules(PID1_MODULES_DIR, module_report, NULL, &e);
-    if (r < 0)
-        log_error("%s", e.msg);
-
-    if (in.cfg.watchdog) {
-        uint64_t t = 0;
-        err_clear(&e);
-        in.wd_fd = pid1_watchdog_open(in.cfg.watchdog, in.cfg.watchdog_timeout_s, &t, &e);
-        if (in.wd_fd < 0) {
-            log_error("%s", e.msg);
-        } else {
-            /* Pet at a third of the timeout: two missed wake-ups still do not reset. */
-            in.wd_interval_ms = t * 1000 / 3;
-            if (in.wd_interval_ms == 0)
-                in.wd_interval_ms = 300;
-            in.wd_next_ms = now_ms() + in.wd_interval_ms;
-            log_info("watchdog %s armed, timeout %llus", in.cfg.watchdog,
-                    (unsigned long long)t);
-        }
-    }
+    if (resumed)
+        resume(&in, &prev);
+    else
+        boot_once(&in);
 
     if (setup_loop(&in, &mask) < 0) {
         log_error("event loop setup: %s", strerror(errno));
@@ -596,12 +633,76 @@ int cmd_init(struct mgr_ctx *ctx, int argc, char **argv)
                 in.cfg.on_critical == PID1_ACT_REBOOT ? "reboot" : "stop petting the watchdog");
     }
     in.crit_next_ms = now_ms() + CRIT_POLL_MS;
-    log_info("boot done in %.2fs", uptime_s());
-    if (in.cfg.supervisor)
-        start_supervisor(&in);
-    else
-        log_info("mgr.supervisor=0: no supervisor, only reaping");
-    if (in.cfg.run)
-        start_run(&in);
+    if (resumed) {
+        log_info("re-executed: supervisor pid %d, mgr.run pid %d, watchdog %s", (int)in.sup_pid,
+                (int)in.run_pid, in.wd_fd >= 0 ? "kept" : "none");
+    } else {
+        log_info("boot done in %.2fs", uptime_s());
+        if (in.cfg.supervisor)
+            start_supervisor(&in);
+        else
+            log_info("mgr.supervisor=0: no supervisor, only reaping");
+        if (in.cfg.run)
+            start_run(&in);
+    }
+    /* A supervisor lost during the re-execution (or never started) is started by the loop. */
+    if (resumed && in.cfg.supervisor && in.sup_pid == 0)
+        in.sup_restart_at_ms = now_ms();
     run_loop(&in);
+}
+
+/* The boot steps done once per boot: hostname, lo, kernel modules, watchdog. */
+static void boot_once(struct init *in)
+{
+    struct err e = {0};
+    _cleanup_free_ char *host = NULL;
+    int r = pid1_set_hostname(PID1_HOSTNAME_FILE, &host, &e);
+    if (r == 0)
+        log_info("hostname %s", host);
+    else if (r != -ENOENT)
+        log_error("%s", e.msg);
+    err_clear(&e);
+    if (pid1_lo_up(&e) < 0)
+        log_error("%s", e.msg);
+    err_clear(&e);
+    r = pid1_load_modules(PID1_MODULES_DIR, module_report, NULL, &e);
+    if (r < 0)
+        log_error("%s", e.msg);
+
+    if (in->cfg.watchdog) {
+        uint64_t t = 0;
+        err_clear(&e);
+        in->wd_fd = pid1_watchdog_open(in->cfg.watchdog, in->cfg.watchdog_timeout_s, &t, &e);
+        if (in->wd_fd < 0) {
+            log_error("%s", e.msg);
+        } else {
+            watchdog_schedule(in, t);
+            log_info("watchdog %s armed, timeout %llus", in->cfg.watchdog,
+                    (unsigned long long)t);
+        }
+    }
+}
+
+/* True if pid is a child of ours (a zombie included: the loop then reaps it as any exit). */
+static bool is_child(pid_t pid)
+{
+    siginfo_t si = {0};
+    /* WNOWAIT leaves it as it is; ECHILD means it is not ours (or the pid was reused). */
+    return pid > 0 && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+/* Takes over from the previous PID 1 program: its children (if still ours) and watchdog. */
+static void resume(struct init *in, const struct pid1_state *prev)
+{
+    if (is_child(prev->sup_pid)) {
+        in->sup_pid = prev->sup_pid;
+        in->sup_started_ms = now_ms();
+    }
+    if (is_child(prev->run_pid))
+        in->run_pid = prev->run_pid;
+    if (prev->wd_fd >= 0 && fcntl(prev->wd_fd, F_SETFD, FD_CLOEXEC) == 0) {
+        in->wd_fd = prev->wd_fd;
+        watchdog_schedule(in, prev->wd_timeout_s ? prev->wd_timeout_s : 30);
+        (void)pid1_watchdog_pet(in->wd_fd);
+    }
 }

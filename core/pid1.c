@@ -279,6 +279,8 @@ enum pid1_action pid1_signal_action(int sig)
         return PID1_ACT_REAPPLY;
     case SIGCHLD:
         return PID1_ACT_REAP;
+    case SIGHUP:
+        return PID1_ACT_REEXEC;
     default:
         return PID1_ACT_NONE;
     }
@@ -293,8 +295,52 @@ const char *pid1_action_name(enum pid1_action a)
             [PID1_ACT_HALT] = "halt",
             [PID1_ACT_REAPPLY] = "re-apply",
             [PID1_ACT_REAP] = "reap",
+            [PID1_ACT_REEXEC] = "re-execute",
     };
     return (unsigned)a < ARRAY_SIZE(names) ? names[a] : "?";
+}
+
+int pid1_state_format(const struct pid1_state *s, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "sup=%d run=%d wd=%d wdt=%llu", (int)s->sup_pid, (int)s->run_pid,
+            s->wd_fd, (unsigned long long)s->wd_timeout_s);
+    return n < 0 || (size_t)n >= len ? -ENOBUFS : 0;
+}
+
+int pid1_state_parse(const char *text, struct pid1_state *ret)
+{
+    struct pid1_state s = {.wd_fd = -1};
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        char word[64];
+        size_t n = strcspn(p, " ");
+        if (n >= sizeof(word))
+            return -EINVAL;
+        memcpy(word, p, n);
+        word[n] = '\0';
+        p += n;
+        char *eq = strchr(word, '=');
+        if (!eq)
+            return -EINVAL;
+        *eq = '\0';
+        int64_t v;
+        if (parse_int64(eq + 1, &v) < 0 || v < -1 || v > INT32_MAX)
+            return -EINVAL;
+        if (STREQ(word, "sup"))
+            s.sup_pid = v > 0 ? (pid_t)v : 0;
+        else if (STREQ(word, "run"))
+            s.run_pid = v > 0 ? (pid_t)v : 0;
+        else if (STREQ(word, "wd"))
+            s.wd_fd = v >= 0 ? (int)v : -1;
+        else if (STREQ(word, "wdt"))
+            s.wd_timeout_s = v > 0 ? (uint64_t)v : 0;
+    }
+    *ret = s;
+    return 0;
 }
 
 enum pid1_phase pid1_shutdown_next(enum pid1_phase phase, bool deadline_passed,

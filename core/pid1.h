@@ -38,6 +38,7 @@ enum pid1_action {
     PID1_ACT_HALT, /* stop everything, then stay up reaping (mgr.run_action=halt, tests) */
     PID1_ACT_REAPPLY,
     PID1_ACT_REAP,
+    PID1_ACT_REEXEC, /* SIGHUP: execute the installed binary in place (upgrades) */
 };
 
 /* PID 1 settings: defaults, then /etc/mgr/init.yaml, then the kernel command line (`mgr.*`). */
@@ -69,9 +70,22 @@ int pid1_config_cmdline(struct pid1_config *c, const char *cmdline, struct err *
 int pid1_config_yaml(struct pid1_config *c, const char *text, size_t len, struct err *err);
 
 /* Maps a signal received by PID 1 to its action (SIGTERM/SIGPWR poweroff, SIGINT reboot,
- * SIGUSR1 re-apply, SIGCHLD reap, SIGUSR2 halt). Pure. */
+ * SIGUSR1 re-apply, SIGCHLD reap, SIGUSR2 halt, SIGHUP re-execute). Pure. */
 enum pid1_action pid1_signal_action(int sig);
 const char *pid1_action_name(enum pid1_action a);
+
+/* What PID 1 hands over to itself across a re-execution (environment PID1_STATE_ENV). */
+#define PID1_STATE_ENV "MGR_PID1_STATE"
+struct pid1_state {
+    pid_t sup_pid;        /* supervisor child, 0 = none */
+    pid_t run_pid;        /* mgr.run= child, 0 = none */
+    int wd_fd;            /* open watchdog, -1 = none (kept open across execve) */
+    uint64_t wd_timeout_s;
+};
+/* Formats s as "sup=N run=N wd=N wdt=N" into buf. Returns 0 or -ENOBUFS. Pure. */
+int pid1_state_format(const struct pid1_state *s, char *buf, size_t len);
+/* Parses that text; unknown words are ignored, bad numbers are -EINVAL. Pure. */
+int pid1_state_parse(const char *text, struct pid1_state *ret);
 
 /* Phases of an orderly shutdown, in order. */
 enum pid1_phase {

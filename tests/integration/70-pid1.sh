@@ -84,6 +84,28 @@ t_run_action() {
     assert_contains "$(cat "$T_TMP/run.log")" "mgr.run: /bin/true exited with status 0" "log"
 }
 
+# SIGHUP: PID 1 executes the installed binary in place (an upgrade), keeps its pid and takes
+# over its children: here the mgr.run program, whose later exit the new program still sees.
+t_reexec() {
+    printf '#!/bin/sh\nexec sleep 1000\n' >"$ROOT/usr/bin/mgrt-sleeper"
+    chmod +x "$ROOT/usr/bin/mgrt-sleeper"
+    start_init reexec "run: /usr/bin/mgrt-sleeper" && need_init || return 1
+    local log=$T_TMP/reexec.log sleeper
+    wait_for 5 grep -q 'mgr.run: started' "$log" || return 1
+    sleeper=$(pgrep -P "$NSPID" | head -n 1)
+    [ -n "$sleeper" ] || fail "no mgr.run child" || return 1
+    kill -HUP "$NSPID"
+    wait_for 5 grep -q 're-executed: supervisor pid 0, mgr.run pid' "$log" || { cat "$log"; fail "no re-execution"; return 1; }
+    kill -0 "$NSPID" || fail "PID 1 gone" || return 1
+    assert_eq "$(pgrep -P "$NSPID" | head -n 1)" "$sleeper" "mgr.run child after re-exec" || return 1
+    kill "$sleeper"
+    wait_for 5 grep -q 'mgr.run: /usr/bin/mgrt-sleeper killed by signal 15' "$log" ||
+        { cat "$log"; fail "the re-executed PID 1 did not notice its child's exit"; return 1; }
+    kill -TERM "$NSPID"
+    wait_rc
+    assert_eq "$RC" 130 "exit status"
+}
+
 # Bad settings are reported and ignored: the boot goes on.
 t_bad_config() {
     start_init badcfg "cgroup: v7" "bogus: 1" && need_init || return 1
@@ -97,4 +119,5 @@ tcase pid1_boot_reap_poweroff t_boot
 tcase pid1_sigint_reboot t_sigint_reboot
 tcase pid1_run_action t_run_action
 tcase pid1_bad_config_ignored t_bad_config
+tcase pid1_reexec_keeps_children t_reexec
 finish

@@ -102,6 +102,25 @@ static int test_yaml(void)
     return 0;
 }
 
+static int test_state_roundtrip(void)
+{
+    struct pid1_state a = {123, 0, 5, 30}, b;
+    char buf[128];
+    CHECK_INT(pid1_state_format(&a, buf, sizeof(buf)), 0);
+    CHECK_STR(buf, "sup=123 run=0 wd=5 wdt=30");
+    CHECK_INT(pid1_state_parse(buf, &b), 0);
+    CHECK_INT(b.sup_pid, 123);
+    CHECK_INT(b.run_pid, 0);
+    CHECK_INT(b.wd_fd, 5);
+    CHECK_INT(b.wd_timeout_s, 30);
+    CHECK_INT(pid1_state_parse("sup=1 future=7", &b), 0); /* newer binaries may add words */
+    CHECK_INT(b.wd_fd, -1);
+    CHECK_INT(pid1_state_parse("sup=x", &b), -EINVAL);
+    CHECK_INT(pid1_state_parse("sup", &b), -EINVAL);
+    CHECK_INT(pid1_state_format(&a, buf, 8), -ENOBUFS);
+    return 0;
+}
+
 static int test_signal_action(void)
 {
     CHECK_INT(pid1_signal_action(SIGTERM), PID1_ACT_POWEROFF);
@@ -109,7 +128,8 @@ static int test_signal_action(void)
     CHECK_INT(pid1_signal_action(SIGINT), PID1_ACT_REBOOT);
     CHECK_INT(pid1_signal_action(SIGUSR1), PID1_ACT_REAPPLY);
     CHECK_INT(pid1_signal_action(SIGCHLD), PID1_ACT_REAP);
-    CHECK_INT(pid1_signal_action(SIGHUP), PID1_ACT_NONE);
+    CHECK_INT(pid1_signal_action(SIGHUP), PID1_ACT_REEXEC);
+    CHECK_INT(pid1_signal_action(SIGWINCH), PID1_ACT_NONE);
     CHECK_STR(pid1_action_name(PID1_ACT_POWEROFF), "poweroff");
     return 0;
 }
@@ -389,6 +409,7 @@ int main(void)
     RUN(test_cmdline_bad);
     RUN(test_yaml);
     RUN(test_signal_action);
+    RUN(test_state_roundtrip);
     RUN(test_mount_plan);
     RUN(test_shutdown_phases);
     RUN(test_modules_parse);

@@ -109,6 +109,10 @@ t_main_finished() {
     grep -q '^VMTEST done' "$T_TMP/main.txt" || fail "guest runner did not finish" || return 1
 }
 t_main_no_panic() { no_panic main; }
+t_main_reexec() {
+    grep -q 'mgr: re-executing /sbin/init (sup=' "$T_TMP/main.txt" || fail "no re-execution logged" || return 1
+    grep -q 'mgr: re-executed: supervisor pid [1-9]' "$T_TMP/main.txt" || fail "supervisor not taken over" || return 1
+}
 t_main_poweroff() {
     local c=$T_TMP/main.txt
     grep -q 'mgr: poweroff requested (Terminated from pid' "$c" || fail "no poweroff request logged" || return 1
@@ -135,6 +139,7 @@ t_main_stop_order() {
 tcase main_boot_finished t_main_finished
 guest_results main
 tcase main_no_panic t_main_no_panic
+tcase main_pid1_reexec_on_sighup t_main_reexec
 tcase main_sigterm_poweroff t_main_poweroff
 tcase main_stop_order t_main_stop_order
 [ $T_FAILED -eq 0 ] || show_console main
@@ -183,6 +188,7 @@ t_wd_fired() {
     local c=$T_TMP/wd.txt
     [ $(rc_of wd) -ne 124 ] || fail "timed out: the watchdog did not fire" || return 1
     grep -q "mgr: watchdog /dev/watchdog armed, timeout 2s" "$c" || fail "watchdog not armed" || return 1
+    grep -q "mgr: re-executed: .* watchdog kept" "$c" || fail "watchdog not kept across the re-execution" || return 1
     grep -q "critical unit 'doomed' failed or unhealthy for 4000 ms: no longer petting" "$c" ||
         fail "PID 1 did not stop petting for the failed critical unit" || return 1
     ! grep -q 'reboot: Power down\|still running 60 s' "$c" || fail "ended by software, not by the watchdog" || return 1
