@@ -10,11 +10,15 @@
  *    children, watched through pidfds, never PID 1's, while the supervisor lives.
  *  - Shutdown: PID 1 sends the supervisor PID1_SHUTDOWN_SIGNAL (SIGPWR), meaning "stop every
  *    container in reverse dependency order with its stop signal and timeout, then exit 0".
- *    PID 1 waits for that (bounded by the longest stop.timeout of the units + a margin), then
- *    kills what remains, syncs, unmounts and calls reboot(2).
+ *    PID 1 waits for that (bounded by the longest chain of stop.timeout along dependencies +
+ *    a margin: pid1_shutdown_budget_ms), then kills what remains, syncs, unmounts and calls
+ *    reboot(2).
  *  - SIGUSR1 to PID 1 (re-apply units) is forwarded to the supervisor as SIGUSR1.
- *  - `mgr poweroff` / `mgr reboot` (or a unit's on_give_up: reboot, or a critical unit past its
- *    deadline) ask PID 1 by kill(1, SIGTERM) / kill(1, SIGINT), as with any init. */
+ *  - `mgr poweroff` / `mgr reboot` (or a unit's on_give_up: reboot) ask PID 1 by
+ *    kill(1, SIGTERM) / kill(1, SIGINT), as with any init.
+ *  - Critical units: PID 1 itself polls the supervisor's "status" over the control socket
+ *    (bounded by a 1 s timeout) and acts when one stays bad past the deadline.
+ *  - SIGHUP re-executes PID 1 in place; the supervisor stays its child, untouched. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
