@@ -247,7 +247,8 @@ static int status_call(struct init *in, json_t **ret)
 static void crit_poll(struct init *in, uint64_t now)
 {
     json_t *resp = NULL;
-    bool need = in->critical || (in->wd_fd >= 0 && in->cfg.supervisor);
+    /* Without a supervisor (mgr.supervisor=0) no unit runs: nothing to watch. */
+    bool need = in->cfg.supervisor && (in->critical || in->wd_fd >= 0);
     if (!need || in->phase != PID1_PH_RUNNING || now < in->crit_next_ms)
         return;
     in->crit_next_ms = now + CRIT_POLL_MS;
