@@ -81,6 +81,7 @@ struct child_ctx {
     bool new_netns;        /* bring lo up */
     bool own_mntns;        /* build the rootfs (else joined another container's) */
     bool exec_mode;        /* rt_exec: joining a running container, no container setup */
+    bool prepare_sec;      /* the child builds sec itself (sec_prepare) */
     char state_dir[PATH_MAX];
     char rootfs_dir[PATH_MAX];
     char upper[PATH_MAX], work[PATH_MAX]; /* "" = tmpfs */
@@ -290,6 +291,13 @@ static int child_main(void *ud, int sync_fd, struct err *err)
 
     if (c->spec->die_with_parent)
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (c->prepare_sec) {
+        /* Still with the host's view (LSM and limit checks read it); the plan lives in this
+         * process until execve. */
+        r = sec_prepare(u, &c->sec, err);
+        if (r < 0)
+            return r;
+    }
 
     /* Joined namespaces (container:NAME): user first (it owns the others), mount last. */
     static const enum ns_type join_order[] = {NS_USER, NS_CGROUP, NS_IPC, NS_UTS, NS_NET,
@@ -713,14 +721,14 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
         goto fail_wrap;
 
     /* Security plan (security module), resolved before clone. */
+    /* Security plan (security module). Built by the child when the caller has none: the
+     * default seccomp program takes milliseconds to compile, which then overlap with the
+     * parent's cgroup migration instead of adding to it. */
     c.sec = s->sec;
-    if (!c.sec) {
+    c.prepare_sec = !s->sec;
+    if (c.prepare_sec)
         secfilter_set_cache_dir(s->run_dir); /* compiled default seccomp filter cache */
-        r = sec_prepare(u, &own_sec, err);
-        if (r < 0)
-            goto fail;
-        c.sec = own_sec;
-    }
+
     /* cgroup (cgroup module): created with every limit before the process exists. */
     if (s->cgm) {
         r = cg_create(s->cgm, u->name, &u->res, &c.cg, err);

@@ -230,6 +230,8 @@ int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
         if (n == (ssize_t)sizeof(ce) && ce.code > 0) {
             ce.msg[sizeof(ce.msg) - 1] = 0;
             *err = ce;
+            if (strncmp(err->msg, "unit '", 6) == 0)
+                return -err->code; /* already names the unit */
             return err_wrap(err, "unit '%s'", a->name);
         }
         return err_set(err, n < 0 ? e : EPROTO, "unit '%s': read from child", a->name);
