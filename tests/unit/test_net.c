@@ -120,8 +120,17 @@ static int test_hosts_render(void)
     CHECK(strstr(s, "\n10.88.0.3\tdb\n"));
     CHECK(strstr(s, "\n10.88.0.4\tcache\n"));
     CHECK(!strstr(s, "10.89.0.7"));
+
     /* self comes first, before the others */
     CHECK(strstr(s, "10.88.0.2") < strstr(s, "10.88.0.3"));
+    free(s);
+    s = NULL;
+    {
+        /* address formatting at the edges of each octet */
+        struct net_host_entry f[] = {{A("0.9.10.255"), "x", NULL}, {A("100.99.1.0"), "y", NULL}};
+        CHECK_INT(net_hosts_render(f, 2, &s), 0);
+        CHECK(strstr(s, "\n0.9.10.255\tx\n100.99.1.0\ty\n"));
+    }
     return 0;
 }
 
