@@ -15,7 +15,7 @@ on_exit umount -l "$ROOT"
 bash "$TOP/tests/vm/mkinitramfs.sh" --dir --mgr "$MGR" --busybox --modules "" \
     --hostname mgrt-pid1 "$ROOT" 2>/dev/null || { echo "mkinitramfs --dir failed"; exit 1; }
 
-UPID="" NSPID=""
+UPID="" NSPID="" RC=""
 # start_init NAME [init.yaml lines...]: runs mgr as PID 1 of new namespaces; sets UPID (the
 # unshare process) and NSPID (mgr, as seen from here); its output goes to $T_TMP/NAME.log.
 start_init() {
@@ -24,10 +24,11 @@ start_init() {
     unshare --pid --fork --mount --uts --net --ipc chroot "$ROOT" /sbin/init \
         </dev/null >"$T_TMP/$name.log" 2>&1 &
     UPID=$!
-    on_exit "kill -KILL $UPID 2>/dev/null"
+    # Cases run in subshells (tcase): clean up when the case's subshell ends. Killing the
+    # namespace's init ends every process in it.
+    trap 'kill -KILL $NSPID $UPID 2>/dev/null; wait $UPID 2>/dev/null' EXIT
     wait_for 10 grep -q 'boot done' "$T_TMP/$name.log" || { cat "$T_TMP/$name.log"; return 1; }
     NSPID=$(pgrep -P "$UPID" | head -n 1)
-    [ -z "$NSPID" ] || on_exit "kill -KILL $NSPID 2>/dev/null"
 }
 need_init() { [ -n "$NSPID" ] || fail "no init process under unshare $UPID"; }
 # wait_rc: waits for the unshare process (at most 15 s); its exit status in RC.
