@@ -5,7 +5,7 @@
  *
  * State on disk (state_dir is mgr's persistent root, --root, e.g. /var/lib/mgr, so that an
  * address stays the same across restarts of mgr and of the machine):
- *   <state_dir>/net/leases/<network>/<container>   "10.88.0.2\n" (one lease per file)
+ *   <state_dir>/net/leases/<network>               "<container> 10.88.0.2\n" per lease
  *   <state_dir>/net/hosts/<container>/hosts         bind-mounted over /etc/hosts
  *   <state_dir>/net/hosts/<container>/resolv.conf   bind-mounted over /etc/resolv.conf
  * All functions return 0 (or a documented count) or a negative errno, with err filled. */

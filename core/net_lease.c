@@ -19,8 +19,8 @@
 #include "log.h"
 #include "util.h"
 
-#define LEASE_MAX_FILE 64
-#define LEASES_MAX     65536
+#define LEASES_MAX      65536
+#define LEASES_FILE_MAX (LEASES_MAX * 300) /* name (<= 255) + address per line */
 
 struct lease {
     char *container;
@@ -104,35 +104,44 @@ static bool skip_name(const char *name)
     return name[0] == '.' || strstr(name, ".tmp.") != NULL;
 }
 
-/* Reads every lease of one network. A missing directory is an empty list. Unreadable or
- * corrupt lease files are skipped (and reported at debug level): they hold no address. */
+static bool valid_file_name(const char *s)
+{
+    return s && s[0] && s[0] != '.' && !strpbrk(s, "/ \t\n") && strlen(s) <= 255;
+}
+
+/* Reads the lease file of one network: one "container address" line per lease. A missing
+ * file is an empty list; a corrupt line holds no address and is skipped. */
 static int leases_read(int leases_fd, const char *network, struct lease_list *ret)
 {
-    _cleanup_close_ int fd = openat(leases_fd, network, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-            O_CLOEXEC);
+    _cleanup_free_ char *buf = NULL;
     struct lease_list l = {0};
-    DIR *d;
-    struct dirent *de;
+    char *save = NULL;
+    size_t len;
+    int r;
 
-    if (fd < 0)
-        return errno == ENOENT ? (*ret = l, 0) : -errno;
-    d = fdopendir(fd);
-    if (!d)
-        return -errno;
-    TAKE_FD(fd);
-    while ((de = readdir(d))) {
-        _cleanup_free_ char *buf = NULL;
+    r = read_file_at(leases_fd, network, LEASES_FILE_MAX, &buf, &len);
+    if (r == -EISDIR) {
+        /* a directory per network is the layout of early development builds: its leases
+         * are dropped (the containers get addresses again) */
+        (void)rm_rf_at(leases_fd, network);
+        r = -ENOENT;
+    }
+    if (r == -ENOENT) {
+        *ret = l;
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *sp = strchr(line, ' ');
         struct in_addr a;
-        size_t len;
         struct lease *nv;
 
-        if (skip_name(de->d_name))
+        if (!sp)
             continue;
-        if (read_file_at(dirfd(d), de->d_name, LEASE_MAX_FILE, &buf, &len) < 0)
-            continue;
-        buf[strcspn(buf, "\n")] = '\0';
-        if (inet_pton(AF_INET, buf, &a) != 1) {
-            log_debug("net: lease '%s/%s' is corrupt, ignoring", network, de->d_name);
+        *sp = '\0';
+        if (!valid_file_name(line) || inet_pton(AF_INET, sp + 1, &a) != 1) {
+            log_debug("net: corrupt lease line in '%s', ignoring", network);
             continue;
         }
         if (l.n >= LEASES_MAX)
@@ -141,16 +150,14 @@ static int leases_read(int leases_fd, const char *network, struct lease_list *re
         if (!nv)
             goto oom;
         l.v = nv;
-        l.v[l.n].container = strdup(de->d_name);
+        l.v[l.n].container = strdup(line);
         if (!l.v[l.n].container)
             goto oom;
         l.v[l.n++].addr = a;
     }
-    closedir(d);
     *ret = l;
     return 0;
 oom:
-    closedir(d);
     lease_list_clear(&l);
     return -ENOMEM;
 }
@@ -163,36 +170,71 @@ static const struct lease *lease_find(const struct lease_list *l, const char *co
     return NULL;
 }
 
+/* Replaces the network's lease file with l (removes it when l is empty). Not fsync'ed: this
+ * is on the start path, and a lease lost in a power cut only means a new address. */
+static int leases_write(int leases_fd, const char *network, const struct lease_list *l)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    if (l->n == 0)
+        return unlinkat(leases_fd, network, 0) < 0 && errno != ENOENT ? -errno : 0;
+    f = open_memstream(&buf, &len);
+    if (!f)
+        return -ENOMEM;
+    for (size_t i = 0; i < l->n; i++) {
+        char a[INET_ADDRSTRLEN];
+        fprintf(f, "%s %s\n", l->v[i].container, inet_ntop(AF_INET, &l->v[i].addr, a, sizeof(a)));
+    }
+    if (fclose(f) != 0 || !buf)
+        return -ENOMEM;
+    return write_file_atomic_at(leases_fd, network, buf, len, 0644, false);
+}
+
 static int lease_write(int leases_fd, const char *network, const char *container,
         struct in_addr a)
 {
-    _cleanup_close_ int fd = open_subdir(leases_fd, network, true);
-    char buf[INET_ADDRSTRLEN + 1];
+    _cleanup_(lease_list_clear) struct lease_list l = {0};
+    struct lease *nv;
+    int r;
 
-    if (fd < 0)
-        return fd;
-    inet_ntop(AF_INET, &a, buf, sizeof(buf) - 1);
-    strcat(buf, "\n");
-    /* not fsync'ed: this is on the start path, and a lease lost in a power cut only means
-     * the container may get a new address */
-    return write_file_atomic_at(fd, container, buf, strlen(buf), 0644, false);
+    r = leases_read(leases_fd, network, &l);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < l.n; i++)
+        if (STREQ(l.v[i].container, container)) {
+            l.v[i].addr = a;
+            return leases_write(leases_fd, network, &l);
+        }
+    nv = realloc(l.v, (l.n + 1) * sizeof(*l.v));
+    if (!nv)
+        return -ENOMEM;
+    l.v = nv;
+    l.v[l.n].container = strdup(container);
+    if (!l.v[l.n].container)
+        return -ENOMEM;
+    l.v[l.n++].addr = a;
+    return leases_write(leases_fd, network, &l);
 }
 
+/* Returns 1 if container held a lease on network (now dropped), 0 if not. */
 static int lease_remove(int leases_fd, const char *network, const char *container)
 {
-    _cleanup_close_ int fd = open_subdir(leases_fd, network, false);
+    _cleanup_(lease_list_clear) struct lease_list l = {0};
+    int r;
 
-    if (fd < 0)
-        return fd == -ENOENT ? 0 : fd;
-    if (unlinkat(fd, container, 0) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    (void)unlinkat(leases_fd, network, AT_REMOVEDIR); /* fails while others hold leases */
-    return 1;
-}
-
-static bool valid_file_name(const char *s)
-{
-    return s && s[0] && s[0] != '.' && !strchr(s, '/') && strlen(s) <= 255;
+    r = leases_read(leases_fd, network, &l);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < l.n; i++)
+        if (STREQ(l.v[i].container, container)) {
+            free(l.v[i].container);
+            l.v[i] = l.v[--l.n];
+            r = leases_write(leases_fd, network, &l);
+            return r < 0 ? r : 1;
+        }
+    return 0;
 }
 
 static int lease_acquire_locked(const struct net_dirs *d, const struct unit *netunit,
@@ -329,15 +371,15 @@ int net_leases_acquire(const char *state_dir, const struct unit *c, const struct
         return err_set(err, ENOMEM, "allocate addresses");
     for (i = 0; i < c->n_networks; i++) {
         const struct unit *nu = net_find_network(units, c->networks[i].name);
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ char *p = NULL;
 
         if (!nu) {
             r = err_setx(err, ENOENT, "network '%s' is not defined", c->networks[i].name);
             goto undo;
         }
-        p = strdup_printf("%s/%s", nu->name, c->name);
-        had[i] = p && faccessat(d.leases, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        {
+            _cleanup_(lease_list_clear) struct lease_list l = {0};
+            had[i] = leases_read(d.leases, nu->name, &l) == 0 && lease_find(&l, c->name);
+        }
         r = lease_acquire_locked(&d, nu, c->name, c->networks[i].address, units, &addrs[i],
                 err);
         if (r < 0)

@@ -165,7 +165,7 @@ EOF
     out=$("$MGR" run "$T_TMP/${P}j.yaml" 2>&1) && { fail "out-of-subnet address accepted"; rc=1; }
     assert_contains "$out" "10.99.0.5" || rc=1
     stop_bg $h
-    [ -z "$(ls "$MGR_ROOT/net/leases/$NET1" 2>/dev/null)" ] || { fail "leases left: $(ls "$MGR_ROOT/net/leases/$NET1")"; rc=1; }
+    [ ! -s "$MGR_ROOT/net/leases/$NET1" ] || { fail "leases left: $(cat "$MGR_ROOT/net/leases/$NET1")"; rc=1; }
     return $rc
 }
 
