@@ -217,11 +217,10 @@ static bool is_whiteout(const struct stat *st)
     return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
+/* fd is a directory opened for reading (never O_PATH), so no /proc is needed. */
 static int set_opaque_fd(int fd)
 {
-    char p[64];
-    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-    if (setxattr(p, "trusted.overlay.opaque", "y", 1, 0) < 0)
+    if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
         return -errno;
     return 0;
 }
