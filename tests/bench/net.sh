@@ -8,7 +8,8 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B="$TOP/$B" ;; esac
-N=${NET_BENCH_N:-200}      # wiring repetitions
+N=${NET_BENCH_N:-200}      # containers on one bridge (large case)
+NS=${NET_BENCH_NS:-20}     # containers on one bridge (small case)
 NIP=${NET_BENCH_NIP:-50}   # ip(8) repetitions (each is 5 processes)
 SECS=${NET_BENCH_SECS:-2}  # iperf3 duration per run
 RUNS=${NET_BENCH_RUNS:-5}  # iperf3 runs per path
@@ -44,7 +45,12 @@ BR="mgr-${P}"
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 now_us() { echo $(($(date +%s%N) / 1000)); }
 
-# 1. netlink: net_wire() for a fresh namespace, median of N (the driver times it itself)
+# 1. netlink: net_wire() for a fresh namespace, median of N (the driver times it itself);
+#    first with NS containers on the bridge, then with N (the kernel's cost grows with ports)
+out=$(drv -c ${P}s -a "${P}" bench "$NS") || { echo "skipped: netdrv bench failed"; exit 0; }
+wire_small_us=$(echo "$out" | awk '/^wire_us/ {print $2}')
+hosts_small_us=$(echo "$out" | awk '/^hosts_us/ {print $2}')
+lease_small_us=$(echo "$out" | awk '/^lease_us/ {print $2}')
 out=$(drv -c ${P}c -a "${P}" bench "$N") || { echo "skipped: netdrv bench failed"; exit 0; }
 wire_us=$(echo "$out" | awk '/^wire_us/ {print $2}')
 lease_us=$(echo "$out" | awk '/^lease_us/ {print $2}')
@@ -121,16 +127,18 @@ if command -v iperf3 >/dev/null; then
 fi
 
 echo "Wiring one container: veth pair (peer created directly in the container's namespace),"
-echo "host end on the bridge, lo and eth0 up, address and default route set inside. Median of"
-echo "$N runs through mgr's netlink code (core/net.c, one process) and $NIP runs of the same"
-echo "steps with ip(8). TCP: iperf3 for ${SECS}s, median of $RUNS runs, inside the namespaces."
+echo "host end on the bridge, lo and eth0 up, address and default route set inside. Medians"
+echo "over $NS and over $N containers started one after the other on one bridge through mgr's"
+echo "netlink code (core/net.c, one process), and $NIP runs of the same steps with ip(8)."
+echo "TCP: iperf3 for ${SECS}s, median of $RUNS interleaved runs, inside the namespaces."
 echo
 echo "| what | median | note |"
 echo "|---|---|---|"
-echo "| wire one container, mgr (netlink) | ${wire_us} us | net_wire() |"
-echo "| wire one container, ip(8) commands | ${ip_us} us | $(awk -v a="$ip_us" -v b="$wire_us" 'BEGIN {printf "%.1fx mgr", a/b}') |"
-echo "| address lease, mgr | ${lease_us} us | net_leases_acquire(), files under --root |"
-echo "| hosts files of all members, mgr | ${hosts_us} us | net_hosts_write(); ${hosts_last_us} us for member $N |"
+echo "| wire one container, mgr (netlink), $NS on the bridge | ${wire_small_us} us | net_wire() |"
+echo "| wire one container, mgr (netlink), $N on the bridge | ${wire_us} us | net_wire() |"
+echo "| wire one container, ip(8) commands | ${ip_us} us | $(awk -v a="$ip_us" -v b="$wire_small_us" 'BEGIN {printf "%.1fx mgr", a/b}') |"
+echo "| address lease, mgr ($NS / $N members) | ${lease_small_us} / ${lease_us} us | net_leases_acquire(), one file per network |"
+echo "| hosts files of all members on a join ($NS / $N members) | ${hosts_small_us} / ${hosts_us} us | net_hosts_write(); ${hosts_last_us} us for member $N; a restart with the same address writes only its own |"
 echo "| move a veth end into a namespace after creation (ip) | ${mv_us} us | what mgr avoids |"
 echo "| delete a veth explicitly (ip) | ${del_us} us | what mgr avoids at teardown |"
 if [ -n "$tcp_veth" ]; then
