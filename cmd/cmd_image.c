@@ -128,6 +128,11 @@ static int do_import(struct mgr_ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int do_ls(struct mgr_ctx *ctx, int argc, char **argv)
 {
     bool json = false;
@@ -152,6 +157,7 @@ static int do_ls(struct mgr_ctx *ctx, int argc, char **argv)
         return EXIT_OK;
     }
     printf("%-32s %-12s %10s %6s  %s\n", "NAME", "ID", "SIZE", "LAYERS", "CREATED");
+    _cleanup_strv_ char **lines = NULL;
     size_t i;
     json_t *im;
     json_array_foreach(arr, i, im)
@@ -165,12 +171,23 @@ static int do_ls(struct mgr_ctx *ctx, int argc, char **argv)
         json_t *n;
         for (k = 0; k < (nn ? nn : 1); k++) {
             n = json_array_get(names, k);
-            printf("%-32s %-12.12s %10s %6" JSON_INTEGER_FORMAT "  %.19s\n",
-                   n ? json_string_value(n) : "<none>", id ? id : "?", size,
-                   json_integer_value(json_object_get(im, "layers")), created ? created : "");
+            _cleanup_free_ char *line = strdup_printf(
+                    "%-32s %-12.12s %10s %6" JSON_INTEGER_FORMAT "  %.19s",
+                    n ? json_string_value(n) : "<none>", id ? id : "?", size,
+                    json_integer_value(json_object_get(im, "layers")), created ? created : "");
+            if (!line || strv_push(&lines, line) < 0) {
+                log_error("out of memory");
+                json_decref(arr);
+                return EXIT_FAIL;
+            }
         }
     }
     json_decref(arr);
+    /* By name: the store's directory order means nothing to a reader. */
+    if (lines)
+        qsort(lines, strv_len(lines), sizeof(char *), cmp_str);
+    for (i = 0; lines && lines[i]; i++)
+        printf("%s\n", lines[i]);
     return EXIT_OK;
 }
 
