@@ -164,6 +164,13 @@ EOF
     assert_contains "$out" "${P}h" "conflict message" || rc=1
     out=$("$MGR" run "$T_TMP/${P}j.yaml" 2>&1) && { fail "out-of-subnet address accepted"; rc=1; }
     assert_contains "$out" "10.99.0.5" || rc=1
+    # and at validate time, for a unit directory: both mistakes, with positions
+    local vd="$T_TMP/validate"
+    mkdir -p "$vd" && cp "$MGR_UNITS/$NET1.yaml" "$T_TMP/${P}h.yaml" "$T_TMP/${P}i.yaml" "$T_TMP/${P}j.yaml" "$vd/"
+    chmod 0644 "$vd"/*.yaml
+    out=$("$MGR" validate "$vd" 2>&1) && { fail "validate accepted the directory"; rc=1; }
+    assert_contains "$out" "outside network '$NET1'" "validate: out of subnet" || rc=1
+    assert_contains "$out" "10.241.0.77" "validate: conflict" || rc=1
     stop_bg $h
     [ ! -s "$MGR_ROOT/net/leases/$NET1" ] || { fail "leases left: $(cat "$MGR_ROOT/net/leases/$NET1")"; rc=1; }
     return $rc
