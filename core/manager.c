@@ -518,8 +518,8 @@ static void finish_remove(struct unit_rt *u)
     if (rt_reclaim(m->o.run, m->o.root, u->name, &e) < 0)
         log_warn("unit '%s': reclaim: %s", u->name, e.msg);
     (void)image_release(m->o.root, u->name, NULL);
-    if (m->net_ok && u->unit && u->unit->n_networks &&
-            net_unwire(m->o.root, u->name, &m->desired_set, &e) < 0)
+    /* also without networks: net_setup wrote its hosts files (cheap when it held no lease) */
+    if (m->net_ok && u->unit && net_unwire(m->o.root, u->name, &m->desired_set, &e) < 0)
         log_warn("unit '%s': network cleanup: %s", u->name, e.msg);
     record_remove(m, u->name);
     intent_set(m, u->name, false);

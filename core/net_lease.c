@@ -880,7 +880,7 @@ int net_unwire(const char *state_dir, const char *container, const struct unit_s
         struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
-    int r;
+    int r, n;
 
     if (!valid_file_name(container))
         return err_setx(err, EINVAL, "invalid container name");
@@ -890,9 +890,12 @@ int net_unwire(const char *state_dir, const char *container, const struct unit_s
     r = leases_remove_all(&d, container);
     if (r < 0)
         return err_set(err, -r, "unit '%s': release leases", container);
+    n = r;
     r = rm_rf_at(d.hosts, container);
     if (r < 0)
         return err_set(err, -r, "unit '%s': remove hosts files", container);
+    if (n == 0)
+        return 0; /* held no address: nobody else's file mentions it */
     r = hosts_refresh_locked(&d, units);
     if (r < 0)
         return err_set(err, -r, "rewrite hosts files");
