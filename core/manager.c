@@ -507,6 +507,7 @@ static void finish_remove(struct unit_rt *u)
          * and a failed state). */
         unit_free(u->unit);
         u->unit = TAKE_PTR(u->next_unit);
+        u->pending_exit = false;
         uint32_t restarts = u->sv.restarts;
         sv_init(&u->sv, false);
         u->sv.restarts = restarts;
@@ -703,6 +704,16 @@ static void apply_update(struct unit_rt *u, struct unit *nu)
         drive(u, EV_WANT_UP, NULL);
 }
 
+struct by_hash {
+    const char *name;
+    const char *hash;
+};
+
+static int cmp_by_hash(const void *a, const void *b)
+{
+    return strcmp(((const struct by_hash *)a)->name, ((const struct by_hash *)b)->name);
+}
+
 struct desired {
     struct unit *u;
     char hash[65];
@@ -762,19 +773,33 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
     for (size_t i = 0; i < set.n; i++) {
         struct desired *w = &want[i];
         w->u = set.units[i];
-        w->spec = unit_to_json(w->u);
-        if (!w->spec || unit_hash(w->u, w->hash) < 0 || unit_deps(w->u, &w->deps, &w->n_deps) < 0)
+        if (unit_hash(w->u, w->hash) < 0 || unit_deps(w->u, &w->deps, &w->n_deps) < 0)
             goto out;
-        w->text = json_dumps(w->spec, JSON_COMPACT | JSON_SORT_KEYS);
-        if (!w->text)
-            goto out;
+        /* The canonical JSON is only built where it is needed: new or changed units. */
+        struct unit_rt *h = mgr_find(m, w->u->name);
+        if (!h || h->removing || !h->hash[0] || strcmp(h->hash, w->hash) != 0) {
+            w->spec = unit_to_json(w->u);
+            if (!w->spec)
+                goto out;
+        }
         rw[i] = (struct rec_want){w->u->name, w->hash, w->spec, w->deps, w->n_deps};
     }
+    /* The recorded spec is only parsed where the hash differs (a no-op apply of 500 units
+     * must not parse 500 JSON documents). */
+    struct by_hash *bh = calloc(set.n + 1, sizeof(*bh));
+    if (!bh)
+        goto out;
+    for (size_t i = 0; i < set.n; i++)
+        bh[i] = (struct by_hash){want[i].u->name, want[i].hash};
+    qsort(bh, set.n, sizeof(*bh), cmp_by_hash);
     size_t nh = 0;
     for (struct unit_rt *u = m->units; u; u = u->next) {
         if (u->removing)
             continue;
-        have_specs[nh] = u->spec_text ? json_loads(u->spec_text, 0, NULL) : NULL;
+        struct by_hash key = {u->name, NULL};
+        const struct by_hash *f = bsearch(&key, bh, set.n, sizeof(*bh), cmp_by_hash);
+        bool differs = f && (!u->hash[0] || strcmp(f->hash, u->hash) != 0);
+        have_specs[nh] = differs && u->spec_text ? json_loads(u->spec_text, 0, NULL) : NULL;
         size_t nd = 0;
         if (u->unit)
             (void)unit_deps(u->unit, &have_deps[nh], &nd);
@@ -783,6 +808,7 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
         nh++;
     }
     r = rec_diff(rw, set.n, rh, nh, &plan);
+    free(bh);
     if (r < 0)
         goto out;
     json_t *pj = rec_plan_to_json(&plan);
@@ -808,10 +834,14 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
     for (size_t k = 0; k < plan.n; k++) {
         const struct rec_action *a = &plan.v[k];
         struct unit_rt *u = mgr_find(m, a->name);
-        struct desired *w = NULL;
-        for (size_t i = 0; i < set.n; i++)
-            if (want[i].u && STREQ(want[i].u->name, a->name))
-                w = &want[i];
+        struct desired *w = a->want_index >= 0 ? &want[a->want_index] : NULL;
+        if (w && a->kind != REC_KEEP && !w->text && w->spec) {
+            w->text = json_dumps(w->spec, JSON_COMPACT | JSON_SORT_KEYS);
+            if (!w->text) {
+                log_error("apply: out of memory");
+                continue;
+            }
+        }
         if (a->kind != REC_REMOVE && w) {
             if (m->desired_set.units)
                 m->desired_set.units[m->desired_set.n++] = w->u;
@@ -884,7 +914,9 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
                 if (m->desired_set.units && m->desired_set.n)
                     m->desired_set.units[m->desired_set.n - 1] = u->unit;
             }
-            if (!u->is_network && (u->sv.state == SV_INACTIVE || u->sv.state == SV_WAITING))
+            /* A container that died while no daemon ran is decided by its policy below. */
+            if (!u->is_network && !u->pending_exit &&
+                    (u->sv.state == SV_INACTIVE || u->sv.state == SV_WAITING))
                 drive(u, EV_WANT_UP, NULL);
             else if (u->is_network && !u->net_up)
                 network_up(u);
@@ -901,8 +933,9 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
     wake_waiters(m);
     *ret_resp = resp;
     r = mgr_busy(m) ? 1 : 0;
-    /* An apply allocates and frees a lot (parsed units, JSON): give it back to the system. */
-    malloc_trim(0);
+    /* An apply that changed things allocated and freed a lot: give it back to the system. */
+    if (rec_plan_n_changes(&plan) > 0)
+        malloc_trim(0);
 out:
     rec_plan_clear(&plan);
     for (size_t i = 0; want && i < set.n; i++) {
@@ -1472,8 +1505,7 @@ enum mgr_exit manager_run(const struct mgr_opts *o)
         if (!u->pending_exit)
             continue;
         u->pending_exit = false;
-        if (u->sv.state == SV_RUNNING || u->sv.state == SV_INACTIVE ||
-                u->sv.state == SV_WAITING) {
+        if (!u->c && (u->sv.state == SV_INACTIVE || u->sv.state == SV_WAITING)) {
             u->sv.state = SV_RUNNING;
             struct sv_exit ex = {.code = -1, .unknown = true};
             drive(u, EV_EXITED, &ex);

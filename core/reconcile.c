@@ -229,31 +229,33 @@ static int cmp_desc(const void *x, const void *y)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-static const struct rec_have *have_find(const struct rec_have *have, size_t n, const char *name)
+/* Name lookups through an index sorted by name (plans of thousands of units stay cheap). */
+struct by_name {
+    const char *name;
+    size_t idx;
+};
+
+static int cmp_by_name(const void *a, const void *b)
 {
-    for (size_t i = 0; i < n; i++)
-        if (STREQ(have[i].name, name))
-            return &have[i];
-    return NULL;
+    return strcmp(((const struct by_name *)a)->name, ((const struct by_name *)b)->name);
 }
 
-static const struct rec_want *want_find(const struct rec_want *want, size_t n, const char *name)
+static long lookup(const struct by_name *ix, size_t n, const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (STREQ(want[i].name, name))
-            return &want[i];
-    return NULL;
+    struct by_name key = {name, 0};
+    const struct by_name *f = bsearch(&key, ix, n, sizeof(*ix), cmp_by_name);
+    return f ? (long)f->idx : -1;
 }
 
-static int plan_push(struct rec_plan *p, enum rec_kind k, const char *name,
+static int plan_push(struct rec_plan *p, enum rec_kind k, const char *name, long want_index,
         struct rec_change *ch, size_t n_ch)
 {
     struct rec_action *nv = realloc(p->v, (p->n + 1) * sizeof(*nv));
     if (!nv)
         return -ENOMEM;
     p->v = nv;
-    nv[p->n] = (struct rec_action){.kind = k, .name = strdup(name), .changes = ch,
-            .n_changes = n_ch};
+    nv[p->n] = (struct rec_action){.kind = k, .name = strdup(name), .want_index = want_index,
+            .changes = ch, .n_changes = n_ch};
     if (!nv[p->n].name)
         return -ENOMEM;
     p->n++;
@@ -269,8 +271,16 @@ int rec_diff(const struct rec_want *want, size_t n_want, const struct rec_have *
     struct node *hn = calloc(n_have + 1, sizeof(*hn));
     struct ordered *wo = calloc(n_want + 1, sizeof(*wo));
     struct ordered *ho = calloc(n_have + 1, sizeof(*ho));
-    if (!wn || !hn || !wo || !ho)
+    struct by_name *wix = calloc(n_want + 1, sizeof(*wix));
+    struct by_name *hix = calloc(n_have + 1, sizeof(*hix));
+    if (!wn || !hn || !wo || !ho || !wix || !hix)
         goto out;
+    for (size_t i = 0; i < n_want; i++)
+        wix[i] = (struct by_name){want[i].name, i};
+    for (size_t i = 0; i < n_have; i++)
+        hix[i] = (struct by_name){have[i].name, i};
+    qsort(wix, n_want, sizeof(*wix), cmp_by_name);
+    qsort(hix, n_have, sizeof(*hix), cmp_by_name);
 
     for (size_t i = 0; i < n_want; i++)
         wn[i] = (struct node){want[i].name, want[i].deps, want[i].n_deps, -1, false};
@@ -286,15 +296,16 @@ int rec_diff(const struct rec_want *want, size_t n_want, const struct rec_have *
     /* Removals first, dependents before their dependencies. Only what mgr created. */
     for (size_t k = 0; k < n_have; k++) {
         const struct rec_have *h = &have[ho[k].idx];
-        if (h->ours && !want_find(want, n_want, h->name)) {
-            r = plan_push(&plan, REC_REMOVE, h->name, NULL, 0);
+        if (h->ours && lookup(wix, n_want, h->name) < 0) {
+            r = plan_push(&plan, REC_REMOVE, h->name, -1, NULL, 0);
             if (r < 0)
                 goto out;
         }
     }
     for (size_t k = 0; k < n_want; k++) {
         const struct rec_want *w = &want[wo[k].idx];
-        const struct rec_have *h = have_find(have, n_have, w->name);
+        long hi = lookup(hix, n_have, w->name);
+        const struct rec_have *h = hi >= 0 ? &have[hi] : NULL;
         struct rec_change *ch = NULL;
         size_t n_ch = 0;
         enum rec_kind kind;
@@ -325,7 +336,7 @@ int rec_diff(const struct rec_want *want, size_t n_want, const struct rec_have *
                     goto out;
             }
         }
-        r = plan_push(&plan, kind, w->name, ch, n_ch);
+        r = plan_push(&plan, kind, w->name, (long)wo[k].idx, ch, n_ch);
         if (r < 0) {
             struct rec_action tmp = {.changes = ch, .n_changes = n_ch};
             action_clear(&tmp);
@@ -341,6 +352,8 @@ out:
     free(hn);
     free(wo);
     free(ho);
+    free(wix);
+    free(hix);
     return r;
 }
 

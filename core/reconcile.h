@@ -42,6 +42,7 @@ struct rec_change {
 struct rec_action {
     enum rec_kind kind;
     char *name;
+    long want_index; /* index into the desired array, -1 for REC_REMOVE */
     struct rec_change *changes; /* REC_UPDATE / REC_REPLACE */
     size_t n_changes;
 };

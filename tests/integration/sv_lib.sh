@@ -32,7 +32,10 @@ sv_teardown() {
     for s in "$MGR_RUN"/containers/*/state; do
         [ -f "$s" ] || continue
         pid=$(sed -n 's/^pid=//p' "$s")
-        [ -n "$pid" ] && [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null
+        if [ -n "$pid" ] && [ "$pid" != 0 ]; then
+            kill -9 "$pid" 2>/dev/null
+            wait_for 5 bash -c "! kill -0 $pid 2>/dev/null" >/dev/null 2>&1
+        fi
     done
     for s in "$MGR_RUN"/containers/*; do
         [ -d "$s" ] || continue
