@@ -152,6 +152,43 @@ depends_on: {mgrtsv-na: {condition: healthy}}"
     assert_eq "$("$MGR" status --json | jq length)" 0 "units left"
 }
 
+# sd_notify: a static helper sends READY=1 to $NOTIFY_SOCKET after a while; the dependent
+# (condition: healthy) starts only then. READY=1 counts as a passing health check (a unit
+# without any health check is healthy as soon as it runs).
+case_sd_notify_ready() {
+    command -v cc >/dev/null || skip "needs cc"
+    sv_setup notify
+    cat >"$CASE_DIR/notify.c" <<'EOC'
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+int main(void)
+{
+    const char *p = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (!p || fd < 0)
+        return 2;
+    strncpy(sa.sun_path, p, sizeof(sa.sun_path) - 1);
+    return sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, sizeof(sa)) == 7 ? 0 : 1;
+}
+EOC
+    cc -static -O2 -o "$ROOTFS/notify" "$CASE_DIR/notify.c" || skip "cannot build a static helper"
+    # Its own probe cannot pass (nothing listens): only READY=1 can make it healthy.
+    u mgrtsv-ready "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 0.5; /notify || echo NOTIFY FAILED; sleep 1000 & wait\"]
+health: {tcp: {port: 9999}, interval: 10s, start_period: 60s}"
+    u mgrtsv-after "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+depends_on: {mgrtsv-ready: {condition: healthy}}"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-ready || return 1
+    assert_eq "$(field mgrtsv-after .state)" waiting "before READY=1" || return 1
+    wait_for 5 running mgrtsv-after || { "$MGR" logs mgrtsv-ready; return 1; }
+    assert_eq "$(field mgrtsv-ready .health)" healthy
+}
+
+tcase "sd_notify READY=1 makes a unit healthy for depends_on" case_sd_notify_ready
 tcase "network unit: bridge, addresses, health across it, removal order" case_network_stack
 tcase "http probe: healthy, then unhealthy -> restarted" case_http_unhealthy_restart
 tcase "tcp probe (nc -l): healthy, then unhealthy -> restarted" case_tcp_unhealthy_restart
