@@ -26,6 +26,7 @@
 #include <malloc.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "err.h"
 #include "image.h"
@@ -972,13 +973,11 @@ static json_t *addresses_json(struct mgr *m, struct unit_rt *u)
     json_t *a = json_array();
     const struct unit *un = unit_of(u);
     for (size_t i = 0; a && i < un->n_networks; i++) {
-        _cleanup_free_ char *p = strdup_printf("%s/net/leases/%s/%s", m->o.root,
-                un->networks[i].name, u->name);
-        _cleanup_free_ char *txt = NULL;
-        if (p && read_file_at(AT_FDCWD, p, 64, &txt, NULL) >= 0) {
-            txt[strcspn(txt, "\n")] = 0;
+        struct in_addr addr;
+        char txt[INET_ADDRSTRLEN];
+        if (net_lease_lookup(m->o.root, un->networks[i].name, u->name, &addr) == 0 &&
+                inet_ntop(AF_INET, &addr, txt, sizeof(txt)))
             json_array_append_new(a, json_string(txt));
-        }
     }
     return a;
 }

@@ -75,6 +75,10 @@ int net_lease_acquire(const char *state_dir, const struct unit *netunit, const c
  * has c->n_networks entries, in the order of c->networks. On failure nothing new is kept. */
 int net_leases_acquire(const char *state_dir, const struct unit *c, const struct unit_set *units,
         struct in_addr *ret_addrs, struct err *err);
+/* The address container holds on network, without taking the lock (lease files are replaced
+ * atomically). For status displays. Returns 0, -ENOENT when it holds none, or -errno. */
+int net_lease_lookup(const char *state_dir, const char *network, const char *container,
+        struct in_addr *ret);
 /* Drops container's lease on network (missing is fine). */
 int net_lease_release(const char *state_dir, const char *network, const char *container,
         struct err *err);

@@ -395,6 +395,32 @@ undo:
     return err_wrap(err, "unit '%s'", c->name);
 }
 
+int net_lease_lookup(const char *state_dir, const char *network, const char *container,
+        struct in_addr *ret)
+{
+    _cleanup_(lease_list_clear) struct lease_list l = {0};
+    _cleanup_free_ char *path = strdup_printf("%s/net/leases", state_dir);
+    _cleanup_close_ int fd = -1;
+    const struct lease *own;
+    int r;
+
+    if (!path)
+        return -ENOMEM;
+    if (!valid_file_name(network) || !valid_file_name(container))
+        return -EINVAL;
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    r = leases_read(fd, network, &l);
+    if (r < 0)
+        return r;
+    own = lease_find(&l, container);
+    if (!own)
+        return -ENOENT;
+    *ret = own->addr;
+    return 0;
+}
+
 int net_lease_release(const char *state_dir, const char *network, const char *container,
         struct err *err)
 {

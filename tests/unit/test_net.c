@@ -149,6 +149,10 @@ static int test_lease_dynamic_stable(void)
     /* .3 is reserved by s's static declaration */
     CHECK_INT(net_lease_acquire(dir, set.units[0], "b", NULL, &set, &b, &e), 0);
     CHECK_STR(S(b), "10.77.0.4");
+    CHECK_INT(net_lease_lookup(dir, "n1", "b", &c), 0);
+    CHECK_STR(S(c), "10.77.0.4");
+    CHECK_INT(net_lease_lookup(dir, "n1", "nobody", &c), -ENOENT);
+    CHECK_INT(net_lease_lookup(dir, "nonet", "b", &c), -ENOENT);
     /* stable: asking again gives the same */
     CHECK_INT(net_lease_acquire(dir, set.units[0], "a", NULL, &set, &c, &e), 0);
     CHECK_STR(S(c), "10.77.0.2");
