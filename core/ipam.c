@@ -25,7 +25,7 @@ static struct in_addr n(uint32_t x)
 }
 
 int ipam_subnet_init(struct in_addr net, unsigned prefix, struct in_addr gateway,
-        struct ipam_subnet *ret)
+                     struct ipam_subnet *ret)
 {
     uint32_t m, base, bcast, gw;
 
@@ -56,12 +56,12 @@ struct in_addr ipam_broadcast(const struct ipam_subnet *s)
 }
 
 int ipam_check(const struct ipam_subnet *s, struct in_addr a, const struct in_addr *used,
-        size_t n_used)
+               size_t n_used)
 {
     if (!ipam_contains(s, a))
         return -ERANGE;
     if (a.s_addr == s->net.s_addr || a.s_addr == ipam_broadcast(s).s_addr ||
-            a.s_addr == s->gateway.s_addr)
+        a.s_addr == s->gateway.s_addr)
         return -EADDRNOTAVAIL;
     for (size_t i = 0; i < n_used; i++)
         if (used[i].s_addr == a.s_addr)
@@ -76,7 +76,7 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 int ipam_alloc(const struct ipam_subnet *s, const struct in_addr *used, size_t n_used,
-        struct in_addr *ret)
+               struct in_addr *ret)
 {
     _cleanup_free_ uint32_t *sorted = NULL;
     uint32_t first = h(s->net) + 1, last = h(ipam_broadcast(s)) - 1, gw = h(s->gateway);

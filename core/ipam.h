@@ -18,7 +18,7 @@ struct ipam_subnet {
  * Returns 0, -EINVAL (prefix not in 8..30, host bits set in net) or -ERANGE (gateway outside
  * the subnet or equal to its network/broadcast address). ret written only on success. */
 int ipam_subnet_init(struct in_addr net, unsigned prefix, struct in_addr gateway,
-        struct ipam_subnet *ret);
+                     struct ipam_subnet *ret);
 /* True if a lies within the subnet (including network and broadcast addresses). */
 bool ipam_contains(const struct ipam_subnet *s, struct in_addr a);
 /* Broadcast address of the subnet. */
@@ -27,10 +27,10 @@ struct in_addr ipam_broadcast(const struct ipam_subnet *s);
  * the addresses in use by others: 0 if usable, -ERANGE outside the subnet, -EADDRNOTAVAIL for
  * the network, broadcast or gateway address, -EADDRINUSE if it is in used[]. */
 int ipam_check(const struct ipam_subnet *s, struct in_addr a, const struct in_addr *used,
-        size_t n_used);
+               size_t n_used);
 /* Lowest host address that is not the gateway and not in used[] (duplicates and addresses
  * outside the subnet in used[] are fine). Returns 0 or -ENOSPC (subnet full), -ENOMEM. */
 int ipam_alloc(const struct ipam_subnet *s, const struct in_addr *used, size_t n_used,
-        struct in_addr *ret);
+               struct in_addr *ret);
 /* Parses "a.b.c.d/len" (len 0..32). Returns 0 or -EINVAL. Does not require zero host bits. */
 int ipam_parse_cidr(const char *s, struct in_addr *ret_addr, unsigned *ret_prefix);

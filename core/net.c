@@ -81,43 +81,51 @@ static void nl_cache_freep(struct nl_cache **p)
  * carries a real errno (and strerror makes sense). */
 static int nle_errno(int nle)
 {
-    switch (nle < 0 ? -nle : nle) {
-    case NLE_SUCCESS: return 0;
-    case NLE_INTR: return EINTR;
-    case NLE_BAD_SOCK: return EBADF;
-    case NLE_AGAIN: return EAGAIN;
-    case NLE_NOMEM: return ENOMEM;
-    case NLE_EXIST: return EEXIST;
-    case NLE_INVAL: return EINVAL;
-    case NLE_RANGE: return ERANGE;
-    case NLE_MSGSIZE: return EMSGSIZE;
-    case NLE_OPNOTSUPP: return EOPNOTSUPP;
-    case NLE_AF_NOSUPPORT: return EAFNOSUPPORT;
-    case NLE_OBJ_NOTFOUND: return ENOENT;
-    case NLE_NOATTR: return EINVAL;
-    case NLE_MISSING_ATTR: return EINVAL;
-    case NLE_AF_MISMATCH: return EAFNOSUPPORT;
-    case NLE_SEQ_MISMATCH: return EPROTO;
-    case NLE_MSG_OVERFLOW: return EOVERFLOW;
-    case NLE_MSG_TRUNC: return EMSGSIZE;
-    case NLE_NOADDR: return EADDRNOTAVAIL;
-    case NLE_SRCRT_NOSUPPORT: return EOPNOTSUPP;
-    case NLE_MSG_TOOSHORT: return EPROTO;
-    case NLE_MSGTYPE_NOSUPPORT: return EOPNOTSUPP;
-    case NLE_OBJ_MISMATCH: return EINVAL;
-    case NLE_NOCACHE: return ENOENT;
-    case NLE_BUSY: return EBUSY;
-    case NLE_PROTO_MISMATCH: return EPROTONOSUPPORT;
-    case NLE_NOACCESS: return EACCES;
-    case NLE_PERM: return EPERM;
-    case NLE_PKTLOC_FILE: return ENOENT;
-    case NLE_PARSE_ERR: return EINVAL;
-    case NLE_NODEV: return ENODEV;
-    case NLE_IMMUTABLE: return EPERM;
-    case NLE_DUMP_INTR: return EINTR;
-    case NLE_ATTRSIZE: return EINVAL;
-    default: return EIO;
-    }
+    static const struct {
+        int nle, err;
+    } map[] = {
+            {NLE_INTR, EINTR},
+            {NLE_BAD_SOCK, EBADF},
+            {NLE_AGAIN, EAGAIN},
+            {NLE_NOMEM, ENOMEM},
+            {NLE_EXIST, EEXIST},
+            {NLE_INVAL, EINVAL},
+            {NLE_RANGE, ERANGE},
+            {NLE_MSGSIZE, EMSGSIZE},
+            {NLE_OPNOTSUPP, EOPNOTSUPP},
+            {NLE_AF_NOSUPPORT, EAFNOSUPPORT},
+            {NLE_OBJ_NOTFOUND, ENOENT},
+            {NLE_NOATTR, EINVAL},
+            {NLE_MISSING_ATTR, EINVAL},
+            {NLE_AF_MISMATCH, EAFNOSUPPORT},
+            {NLE_SEQ_MISMATCH, EPROTO},
+            {NLE_MSG_OVERFLOW, EOVERFLOW},
+            {NLE_MSG_TRUNC, EMSGSIZE},
+            {NLE_NOADDR, EADDRNOTAVAIL},
+            {NLE_SRCRT_NOSUPPORT, EOPNOTSUPP},
+            {NLE_MSG_TOOSHORT, EPROTO},
+            {NLE_MSGTYPE_NOSUPPORT, EOPNOTSUPP},
+            {NLE_OBJ_MISMATCH, EINVAL},
+            {NLE_NOCACHE, ENOENT},
+            {NLE_BUSY, EBUSY},
+            {NLE_PROTO_MISMATCH, EPROTONOSUPPORT},
+            {NLE_NOACCESS, EACCES},
+            {NLE_PERM, EPERM},
+            {NLE_PKTLOC_FILE, ENOENT},
+            {NLE_PARSE_ERR, EINVAL},
+            {NLE_NODEV, ENODEV},
+            {NLE_IMMUTABLE, EPERM},
+            {NLE_DUMP_INTR, EINTR},
+            {NLE_ATTRSIZE, EINVAL},
+    };
+    int n = nle < 0 ? -nle : nle;
+
+    if (n == NLE_SUCCESS)
+        return 0;
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        if (map[i].nle == n)
+            return map[i].err;
+    return EIO;
 }
 
 /* ---- names ---- */
@@ -142,11 +150,10 @@ void net_bridge_name(const struct unit *netunit, char ret[IFNAMSIZ])
         return;
     }
     snprintf(ret, IFNAMSIZ, "mgr-%.6s-%04x", netunit->name,
-            (unsigned)(fnv1a(2166136261u, netunit->name) & 0xffff));
+             (unsigned)(fnv1a(2166136261u, netunit->name) & 0xffff));
 }
 
-void net_veth_name(const char *container, const char *network, unsigned attempt,
-        char ret[IFNAMSIZ])
+void net_veth_name(const char *container, const char *network, unsigned attempt, char ret[IFNAMSIZ])
 {
     char salt[16];
     uint32_t h = fnv1a(2166136261u, container);
@@ -292,7 +299,7 @@ static bool link_is_ours(const struct net_ctx *ctx, struct rtnl_link *l)
 
     /* an older mark without "@" could be any instance's: never collected */
     return alias && strchr(alias, '@') && mark_network(l, net, sizeof(net)) &&
-            link_is_mgrs(ctx, l, net);
+           link_is_mgrs(ctx, l, net);
 }
 
 static bool link_is_bridge(struct rtnl_link *l)
@@ -336,7 +343,7 @@ static int link_delete(struct nl_sock *sk, const char *name)
 }
 
 static int addr_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned prefix,
-        struct in_addr bcast)
+                    struct in_addr bcast)
 {
     _cleanup_rtnl_addr_ struct rtnl_addr *ra = rtnl_addr_alloc();
     _cleanup_nl_addr_ struct nl_addr *local = nl_addr_build(AF_INET, &a, sizeof(a));
@@ -391,14 +398,14 @@ static int subnet_of(const struct unit *netunit, struct ipam_subnet *ret, struct
     if (r < 0) {
         inet_ntop(AF_INET, &netunit->subnet, net, sizeof(net));
         inet_ntop(AF_INET, &netunit->gateway, gw, sizeof(gw));
-        return err_setx(err, -r, "network '%s': invalid subnet %s/%u or gateway %s",
-                netunit->name, net, netunit->prefix_len, gw);
+        return err_setx(err, -r, "network '%s': invalid subnet %s/%u or gateway %s", netunit->name,
+                        net, netunit->prefix_len, gw);
     }
     return 0;
 }
 
 static int bridge_create(struct net_ctx *ctx, const struct unit *netunit, const char *name,
-        const struct ipam_subnet *s, struct err *err)
+                         const struct ipam_subnet *s, struct err *err)
 {
     _cleanup_rtnl_link_ struct rtnl_link *br = rtnl_link_bridge_alloc();
     _cleanup_rtnl_link_ struct rtnl_link *cur = NULL, *chg = rtnl_link_alloc();
@@ -426,11 +433,9 @@ static int bridge_create(struct net_ctx *ctx, const struct unit *netunit, const 
         err_set(err, -r, "network '%s': mark and bring up bridge '%s'", netunit->name, name);
         goto undo_bridge;
     }
-    r = addr_add(ctx->sk, rtnl_link_get_ifindex(cur), s->gateway, s->prefix,
-            ipam_broadcast(s));
+    r = addr_add(ctx->sk, rtnl_link_get_ifindex(cur), s->gateway, s->prefix, ipam_broadcast(s));
     if (r < 0) {
-        err_set(err, -r, "network '%s': add gateway address to bridge '%s'", netunit->name,
-                name);
+        err_set(err, -r, "network '%s': add gateway address to bridge '%s'", netunit->name, name);
         goto undo_bridge;
     }
     log_debug("net: created bridge '%s' for network '%s'", name, netunit->name);
@@ -464,12 +469,13 @@ int net_network_up(struct net_ctx *ctx, const struct unit *netunit, struct err *
             return err_set(err, -r, "network '%s': look up bridge '%s'", netunit->name, name);
         if (!link_is_bridge(l))
             return err_setx(err, EEXIST, "network '%s': interface '%s' exists and is not a bridge",
-                    netunit->name, name);
+                            netunit->name, name);
         if (!link_is_mgrs(ctx, l, NULL))
             return 0; /* the administrator's bridge: used as it is */
         if (!link_is_mgrs(ctx, l, netunit->name))
-            return err_setx(err, EEXIST, "network '%s': bridge '%s' is marked '%s' by another mgr network",
-                    netunit->name, name, rtnl_link_get_ifalias(l));
+            return err_setx(err, EEXIST,
+                            "network '%s': bridge '%s' is marked '%s' by another mgr network",
+                            netunit->name, name, rtnl_link_get_ifalias(l));
         /* ours: make sure it is up and has the gateway address (idempotent) */
         if (!(rtnl_link_get_flags(l) & IFF_UP)) {
             r = link_set_up(ctx->sk, rtnl_link_get_ifindex(l));
@@ -479,11 +485,11 @@ int net_network_up(struct net_ctx *ctx, const struct unit *netunit, struct err *
         r = addr_add(ctx->sk, rtnl_link_get_ifindex(l), s.gateway, s.prefix, ipam_broadcast(&s));
         if (r < 0)
             return err_set(err, -r, "network '%s': add gateway address to bridge '%s'",
-                    netunit->name, name);
+                           netunit->name, name);
         return 0;
     }
-    return err_setx(err, EEXIST, "network '%s': bridge '%s' appears and disappears",
-            netunit->name, name);
+    return err_setx(err, EEXIST, "network '%s': bridge '%s' appears and disappears", netunit->name,
+                    name);
 }
 
 /* Deletes bridge l (mgr's) unless a port that is not one of mgr's veths is attached. */
@@ -502,8 +508,8 @@ static int bridge_delete_if_unused(struct net_ctx *ctx, struct rtnl_link *br, st
             continue;
         /* mgr's veths still attached belong to namespaces being destroyed */
         if (!link_is_mgr_veth(l))
-            return err_setx(err, EBUSY, "bridge '%s': interface '%s' is still attached",
-                    name, rtnl_link_get_name(l));
+            return err_setx(err, EBUSY, "bridge '%s': interface '%s' is still attached", name,
+                            rtnl_link_get_name(l));
     }
     r = link_delete(ctx->sk, name);
     if (r == -ENODEV)
@@ -572,8 +578,8 @@ int net_network_gc(struct net_ctx *ctx, const struct unit_set *units, struct err
 /* Creates one veth pair: host end attached to the bridge, peer straight into the container's
  * namespace under its final name. Returns 0 with the host name in ret_host. */
 static int veth_create(struct net_ctx *ctx, const char *container, const char *network,
-        int br_ifindex, unsigned mtu, int netns_fd, const char *peer_name,
-        char ret_host[IFNAMSIZ], struct err *err)
+                       int br_ifindex, unsigned mtu, int netns_fd, const char *peer_name,
+                       char ret_host[IFNAMSIZ], struct err *err)
 {
     char host[IFNAMSIZ];
     int r = -EEXIST;
@@ -608,7 +614,7 @@ static int veth_create(struct net_ctx *ctx, const char *container, const char *n
 
 /* Inside the container's namespace: lo up, address on each eth<i>, default route. */
 static int configure_inside(struct nl_sock *sk, const struct unit *c, const struct unit_set *units,
-        const struct in_addr *addrs, struct err *err)
+                            const struct in_addr *addrs, struct err *err)
 {
     int r;
 
@@ -643,14 +649,14 @@ static int configure_inside(struct nl_sock *sk, const struct unit *c, const stru
             r = route_add_default(sk, ifindex, s.gateway);
             if (r < 0)
                 return err_set(err, -r, "add default route via %s",
-                        inet_ntop(AF_INET, &s.gateway, a, sizeof(a)));
+                               inet_ntop(AF_INET, &s.gateway, a, sizeof(a)));
         }
     }
     return 0;
 }
 
-int net_wire(struct net_ctx *ctx, const struct unit *c, const struct unit_set *units,
-        int netns_fd, const struct in_addr *addrs, struct err *err)
+int net_wire(struct net_ctx *ctx, const struct unit *c, const struct unit_set *units, int netns_fd,
+             const struct in_addr *addrs, struct err *err)
 {
     char hosts[8][IFNAMSIZ];
     _cleanup_nl_sock_ struct nl_sock *inner = NULL;
@@ -681,8 +687,8 @@ int net_wire(struct net_ctx *ctx, const struct unit *c, const struct unit_set *u
             goto undo_veths;
         }
         snprintf(peer, sizeof(peer), "eth%zu", i);
-        r = veth_create(ctx, c->name, nu->name, rtnl_link_get_ifindex(br),
-                rtnl_link_get_mtu(br), netns_fd, peer, hosts[made], err);
+        r = veth_create(ctx, c->name, nu->name, rtnl_link_get_ifindex(br), rtnl_link_get_mtu(br),
+                        netns_fd, peer, hosts[made], err);
         if (r < 0) {
             err_wrap(err, "network '%s'", nu->name);
             goto undo_veths;
@@ -746,7 +752,7 @@ int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct er
         }
         if (c->n_networks > ARRAY_SIZE(addrs))
             return err_setx(err, E2BIG, "unit '%s': at most %zu networks", c->name,
-                    ARRAY_SIZE(addrs));
+                            ARRAY_SIZE(addrs));
         if (!ctx->state_dir)
             return err_setx(err, EINVAL, "unit '%s': no state directory for leases", c->name);
         r = net_leases_acquire(ctx->state_dir, c, ctx->units, addrs, err);
@@ -763,7 +769,7 @@ int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct er
 }
 
 int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_hosts,
-        char **ret_resolv)
+                   char **ret_resolv)
 {
     const char *owner = c->name;
 

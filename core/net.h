@@ -42,7 +42,7 @@ void net_bridge_name(const struct unit *netunit, char ret[IFNAMSIZ]);
  * `ip link` shows whose it is. attempt > 0 gives alternatives when a name is still taken by
  * a namespace being destroyed. */
 void net_veth_name(const char *container, const char *network, unsigned attempt,
-        char ret[IFNAMSIZ]);
+                   char ret[IFNAMSIZ]);
 /* The network unit called name in units, or NULL (also NULL if that unit is a container). */
 const struct unit *net_find_network(const struct unit_set *units, const char *name);
 
@@ -69,25 +69,25 @@ int net_network_gc(struct net_ctx *ctx, const struct unit_set *units, struct err
  * else its existing lease if still valid; else the lowest free address, skipping addresses
  * that other units in units (may be NULL) declare statically. Persists the lease. */
 int net_lease_acquire(const char *state_dir, const struct unit *netunit, const char *container,
-        const char *static_addr, const struct unit_set *units, struct in_addr *ret,
-        struct err *err);
+                      const char *static_addr, const struct unit_set *units, struct in_addr *ret,
+                      struct err *err);
 /* net_lease_acquire for each of c->networks (network units looked up in units); ret_addrs
  * has c->n_networks entries, in the order of c->networks. On failure nothing new is kept. */
 int net_leases_acquire(const char *state_dir, const struct unit *c, const struct unit_set *units,
-        struct in_addr *ret_addrs, struct err *err);
+                       struct in_addr *ret_addrs, struct err *err);
 /* The address container holds on network, without taking the lock (lease files are replaced
  * atomically). For status displays. Returns 0, -ENOENT when it holds none, or -errno. */
 int net_lease_lookup(const char *state_dir, const char *network, const char *container,
-        struct in_addr *ret);
+                     struct in_addr *ret);
 /* Drops container's lease on network (missing is fine). */
 int net_lease_release(const char *state_dir, const char *network, const char *container,
-        struct err *err);
+                      struct err *err);
 /* Drops leases (and hosts files) of containers that are not in units or no longer declare
  * that network, except those of containers that have a runtime record (run_dir/containers/
  * NAME, e.g. a `mgr run` of a unit file outside the unit directory; run_dir may be NULL).
  * Call after the desired set is loaded (crash recovery). Returns the number dropped. */
 int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_set *units,
-        struct err *err);
+                 struct err *err);
 
 /* ---- wiring a container's network namespace ---- */
 
@@ -97,8 +97,8 @@ int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_s
  * namespace, lo up, addrs[i]/prefix on eth<i>, and the default route via the first
  * network's gateway. Brings the bridge up first if needed. On failure, the host ends
  * created so far are deleted. */
-int net_wire(struct net_ctx *ctx, const struct unit *c, const struct unit_set *units,
-        int netns_fd, const struct in_addr *addrs, struct err *err);
+int net_wire(struct net_ctx *ctx, const struct unit *c, const struct unit_set *units, int netns_fd,
+             const struct in_addr *addrs, struct err *err);
 /* Brings lo up in netns_fd (every new network namespace: net: private without networks and
  * net: none). */
 int net_lo_up(int netns_fd, struct err *err);
@@ -106,7 +106,7 @@ int net_lo_up(int netns_fd, struct err *err);
  * files and rewrites the other members' hosts. Does not delete veths: the namespace's
  * destruction removes them asynchronously (an explicit delete costs an RCU grace period). */
 int net_unwire(const char *state_dir, const char *container, const struct unit_set *units,
-        struct err *err);
+               struct err *err);
 
 /* The runtime's one call, from the parent after clone while the child waits, with the
  * child's /proc/PID/ns/net fd. By c->ns[NS_NET].mode: private with networks -> leases,
@@ -117,19 +117,19 @@ int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct er
  * NULL when none (net: host keeps the host's files; container:NAME gets NAME's). They exist
  * once net_setup() returned. Returns 0 or -ENOMEM. */
 int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_hosts,
-        char **ret_resolv);
+                   char **ret_resolv);
 
 /* ---- /etc/hosts and /etc/resolv.conf ---- */
 
 /* Paths of the container's hosts and resolv.conf files (caller frees). Returns 0 or -ENOMEM. */
 int net_hosts_paths(const char *state_dir, const char *container, char **ret_hosts,
-        char **ret_resolv);
+                    char **ret_resolv);
 /* Writes c's hosts (localhost, itself, and every container holding a lease on one of its
  * networks, by unit name and hostname) and resolv.conf (c->dns, else the host's
  * /etc/resolv.conf) under state_dir. Call after net_leases_acquire, before the runtime
  * bind-mounts them. Existing files are rewritten in place (bind mounts keep the inode). */
 int net_hosts_write(const char *state_dir, const struct unit *c, const struct unit_set *units,
-        struct err *err);
+                    struct err *err);
 /* Rewrites the hosts file of every container that has one (membership changed). */
 int net_hosts_refresh(const char *state_dir, const struct unit_set *units, struct err *err);
 

@@ -192,8 +192,7 @@ static int leases_write(int leases_fd, const char *network, const struct lease_l
     return write_file_atomic_at(leases_fd, network, buf, len, 0644, false);
 }
 
-static int lease_write(int leases_fd, const char *network, const char *container,
-        struct in_addr a)
+static int lease_write(int leases_fd, const char *network, const char *container, struct in_addr a)
 {
     _cleanup_(lease_list_clear) struct lease_list l = {0};
     struct lease *nv;
@@ -238,8 +237,8 @@ static int lease_remove(int leases_fd, const char *network, const char *containe
 }
 
 static int lease_acquire_locked(const struct net_dirs *d, const struct unit *netunit,
-        const char *container, const char *static_addr, const struct unit_set *units,
-        struct in_addr *ret, struct err *err)
+                                const char *container, const char *static_addr,
+                                const struct unit_set *units, struct in_addr *ret, struct err *err)
 {
     _cleanup_(lease_list_clear) struct lease_list l = {0};
     _cleanup_free_ struct in_addr *used = NULL;
@@ -274,21 +273,21 @@ static int lease_acquire_locked(const struct net_dirs *d, const struct unit *net
     if (static_addr) {
         if (inet_pton(AF_INET, static_addr, &a) != 1)
             return err_setx(err, EINVAL, "network '%s': address '%s' is not an IPv4 address",
-                    netunit->name, static_addr);
+                            netunit->name, static_addr);
         r = ipam_check(&s, a, used, n_used);
         if (r == -ERANGE)
             return err_setx(err, ERANGE, "network '%s': address %s is outside the subnet %s/%u",
-                    netunit->name, static_addr, ns, s.prefix);
+                            netunit->name, static_addr, ns, s.prefix);
         if (r == -EADDRNOTAVAIL)
             return err_setx(err, EADDRNOTAVAIL,
-                    "network '%s': address %s is the network, broadcast or gateway address",
-                    netunit->name, static_addr);
+                            "network '%s': address %s is the network, broadcast or gateway address",
+                            netunit->name, static_addr);
         if (r == -EADDRINUSE) {
             for (size_t i = 0; i < l.n; i++)
                 if (&l.v[i] != own && l.v[i].addr.s_addr == a.s_addr)
                     return err_setx(err, EADDRINUSE,
-                            "network '%s': address %s of '%s' is already used by '%s'",
-                            netunit->name, static_addr, container, l.v[i].container);
+                                    "network '%s': address %s of '%s' is already used by '%s'",
+                                    netunit->name, static_addr, container, l.v[i].container);
         }
         if (r < 0)
             return err_setx(err, -r, "network '%s': address %s", netunit->name, static_addr);
@@ -300,10 +299,10 @@ static int lease_acquire_locked(const struct net_dirs *d, const struct unit *net
                 continue;
             for (size_t j = 0; j < o->n_networks; j++)
                 if (STREQ(o->networks[j].name, netunit->name) && o->networks[j].address &&
-                        STREQ(o->networks[j].address, static_addr))
+                    STREQ(o->networks[j].address, static_addr))
                     return err_setx(err, EADDRINUSE,
-                            "network '%s': address %s is declared by both '%s' and '%s'",
-                            netunit->name, static_addr, container, o->name);
+                                    "network '%s': address %s is declared by both '%s' and '%s'",
+                                    netunit->name, static_addr, container, o->name);
         }
     } else {
         for (size_t i = 0; units && i < units->n; i++) {
@@ -313,7 +312,7 @@ static int lease_acquire_locked(const struct net_dirs *d, const struct unit *net
                 continue;
             for (size_t j = 0; j < o->n_networks && n_used < cap; j++)
                 if (STREQ(o->networks[j].name, netunit->name) && o->networks[j].address &&
-                        inet_pton(AF_INET, o->networks[j].address, &sa) == 1)
+                    inet_pton(AF_INET, o->networks[j].address, &sa) == 1)
                     used[n_used++] = sa;
         }
         if (own && ipam_check(&s, own->addr, used, n_used) == 0) {
@@ -322,16 +321,15 @@ static int lease_acquire_locked(const struct net_dirs *d, const struct unit *net
         }
         r = ipam_alloc(&s, used, n_used, &a);
         if (r == -ENOSPC)
-            return err_setx(err, ENOSPC, "network '%s': no free address in %s/%u",
-                    netunit->name, ns, s.prefix);
+            return err_setx(err, ENOSPC, "network '%s': no free address in %s/%u", netunit->name,
+                            ns, s.prefix);
         if (r < 0)
             return err_set(err, -r, "network '%s': allocate address", netunit->name);
     }
     if (!own || own->addr.s_addr != a.s_addr) {
         r = lease_write(d->leases, netunit->name, container, a);
         if (r < 0)
-            return err_set(err, -r, "network '%s': write lease of '%s'", netunit->name,
-                    container);
+            return err_set(err, -r, "network '%s': write lease of '%s'", netunit->name, container);
     }
     inet_ntop(AF_INET, &a, as, sizeof(as));
     log_debug("net: lease %s on '%s' for '%s'", as, netunit->name, container);
@@ -340,8 +338,8 @@ static int lease_acquire_locked(const struct net_dirs *d, const struct unit *net
 }
 
 int net_lease_acquire(const char *state_dir, const struct unit *netunit, const char *container,
-        const char *static_addr, const struct unit_set *units, struct in_addr *ret,
-        struct err *err)
+                      const char *static_addr, const struct unit_set *units, struct in_addr *ret,
+                      struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     int r = net_dirs_open(state_dir, &d, err);
@@ -352,7 +350,7 @@ int net_lease_acquire(const char *state_dir, const struct unit *netunit, const c
 }
 
 int net_leases_acquire(const char *state_dir, const struct unit *c, const struct unit_set *units,
-        struct in_addr *ret_addrs, struct err *err)
+                       struct in_addr *ret_addrs, struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     _cleanup_free_ struct in_addr *addrs = NULL;
@@ -380,8 +378,7 @@ int net_leases_acquire(const char *state_dir, const struct unit *c, const struct
             _cleanup_(lease_list_clear) struct lease_list l = {0};
             had[i] = leases_read(d.leases, nu->name, &l) == 0 && lease_find(&l, c->name);
         }
-        r = lease_acquire_locked(&d, nu, c->name, c->networks[i].address, units, &addrs[i],
-                err);
+        r = lease_acquire_locked(&d, nu, c->name, c->networks[i].address, units, &addrs[i], err);
         if (r < 0)
             goto undo;
     }
@@ -396,7 +393,7 @@ undo:
 }
 
 int net_lease_lookup(const char *state_dir, const char *network, const char *container,
-        struct in_addr *ret)
+                     struct in_addr *ret)
 {
     _cleanup_(lease_list_clear) struct lease_list l = {0};
     _cleanup_free_ char *path = strdup_printf("%s/net/leases", state_dir);
@@ -422,7 +419,7 @@ int net_lease_lookup(const char *state_dir, const char *network, const char *con
 }
 
 int net_lease_release(const char *state_dir, const char *network, const char *container,
-        struct err *err)
+                      struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     int r;
@@ -449,9 +446,9 @@ static int cmp_entry(const void *a, const void *b, void *arg)
     return c ? c : (x < y ? -1 : x > y);
 }
 
-#define HOSTS_HEADER                                                                               \
-    "# generated by mgr; rewritten when containers join or leave the network\n"                   \
-    "127.0.0.1\tlocalhost\n"                                                                      \
+#define HOSTS_HEADER                                                            \
+    "# generated by mgr; rewritten when containers join or leave the network\n" \
+    "127.0.0.1\tlocalhost\n"                                                    \
     "::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 /* "a.b.c.d" into out (at least INET_ADDRSTRLEN bytes, not terminated); returns the length. */
@@ -534,8 +531,7 @@ int net_hosts_render(const struct net_host_entry *e, size_t n, char **ret)
  * and a rename would leave the mount on the old inode. */
 static int write_in_place(int dirfd, const char *name, const char *data)
 {
-    _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-            0644);
+    _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     size_t len = strlen(data), off = 0;
 
     if (fd < 0)
@@ -659,8 +655,8 @@ static const struct lease_list *lease_db_get(const struct lease_db *db, const ch
 
 /* Builds and writes the hosts file of container `name`: itself first (its address on its
  * first network, per c's order if the unit is known), then everyone on its networks. */
-static int hosts_write_locked(const struct net_dirs *d, const struct lease_db *db,
-        const char *name, const struct unit_set *units)
+static int hosts_write_locked(const struct net_dirs *d, const struct lease_db *db, const char *name,
+                              const struct unit_set *units)
 {
     _cleanup_free_ struct net_host_entry *e = NULL;
     _cleanup_free_ char *text = NULL;
@@ -690,14 +686,14 @@ static int hosts_write_locked(const struct net_dirs *d, const struct lease_db *d
         return -ENOMEM;
     if (n_nets > 0)
         e[n_e++] = (struct net_host_entry){lease_find(mine[0], name)->addr, name,
-                db_hostname(db, name)};
+                                           db_hostname(db, name)};
     else /* no network: the name still resolves, as on Debian */
         e[n_e++] = (struct net_host_entry){{htonl(0x7f000101)}, name, db_hostname(db, name)};
     for (size_t i = 0; i < n_nets; i++)
         for (size_t j = 0; j < mine[i]->n; j++)
             if (!STREQ(mine[i]->v[j].container, name))
                 e[n_e++] = (struct net_host_entry){mine[i]->v[j].addr, mine[i]->v[j].container,
-                        db_hostname(db, mine[i]->v[j].container)};
+                                                   db_hostname(db, mine[i]->v[j].container)};
     if (net_hosts_render(e, n_e, &text) < 0)
         return -ENOMEM;
     hfd = open_subdir(d->hosts, name, true);
@@ -739,7 +735,7 @@ static int resolv_render(const struct unit *c, char **ret)
 }
 
 int net_hosts_paths(const char *state_dir, const char *container, char **ret_hosts,
-        char **ret_resolv)
+                    char **ret_resolv)
 {
     _cleanup_free_ char *h = strdup_printf("%s/net/hosts/%s/hosts", state_dir, container);
     _cleanup_free_ char *rs = strdup_printf("%s/net/hosts/%s/resolv.conf", state_dir, container);
@@ -775,7 +771,7 @@ static int joined_signature(const struct lease_db *db, const struct unit *c, cha
 }
 
 int net_hosts_write(const char *state_dir, const struct unit *c, const struct unit_set *units,
-        struct err *err)
+                    struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     _cleanup_(lease_db_clear) struct lease_db db = {0};
@@ -822,7 +818,7 @@ int net_hosts_write(const char *state_dir, const struct unit *c, const struct un
             r = hosts_write_locked(&d, &db, l->v[j].container, units);
             if (r < 0)
                 log_debug("net: rewrite hosts of '%s': %s, ignoring", l->v[j].container,
-                        strerror(-r));
+                          strerror(-r));
         }
     }
     r = hosts_write_locked(&d, &db, c->name, units);
@@ -903,7 +899,7 @@ static int leases_remove_all(const struct net_dirs *d, const char *container)
 }
 
 int net_unwire(const char *state_dir, const char *container, const struct unit_set *units,
-        struct err *err)
+               struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     int r, n;
@@ -928,8 +924,7 @@ int net_unwire(const char *state_dir, const char *container, const struct unit_s
     return 0;
 }
 
-static bool still_declared(const struct unit_set *units, const char *network,
-        const char *container)
+static bool still_declared(const struct unit_set *units, const char *network, const char *container)
 {
     const struct unit *c = units ? unit_set_find(units, container) : NULL;
 
@@ -953,7 +948,7 @@ static bool has_runtime_record(const char *run_dir, const char *container)
 }
 
 int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_set *units,
-        struct err *err)
+                 struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     _cleanup_close_ int fd = -1;
@@ -978,8 +973,8 @@ int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_s
             continue;
         for (size_t i = 0; i < l.n; i++)
             if (!still_declared(units, de->d_name, l.v[i].container) &&
-                    !has_runtime_record(run_dir, l.v[i].container) &&
-                    lease_remove(d.leases, de->d_name, l.v[i].container) > 0)
+                !has_runtime_record(run_dir, l.v[i].container) &&
+                lease_remove(d.leases, de->d_name, l.v[i].container) > 0)
                 n++;
     }
     closedir(dir);
