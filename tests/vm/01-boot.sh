@@ -93,7 +93,7 @@ want main && { boot main "mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=main" & p
 want v1 && { boot v1 "mgr.cgroup=v1 mgr.critical_deadline=3s mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=v1" & pids+=($!); }
 [ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
 pids=()
-want wd && { boot wd "mgr.watchdog=/dev/watchdog mgr.watchdog_timeout=2 mgr.critical_deadline=4s \
+want wd && { boot wd "mgr.watchdog=/dev/watchdog mgr.watchdog_timeout=2 mgr.critical_deadline=6s \
 mgr.on_critical=stop-petting mgr.run=/usr/libexec/mgr-vmtest mgrtest.mode=wd" \
     -device i6300esb -action watchdog=poweroff & pids+=($!); }
 CAD_OK=1
@@ -189,7 +189,7 @@ t_wd_fired() {
     [ $(rc_of wd) -ne 124 ] || fail "timed out: the watchdog did not fire" || return 1
     grep -q "mgr: watchdog /dev/watchdog armed, timeout 2s" "$c" || fail "watchdog not armed" || return 1
     grep -q "mgr: re-executed: .* watchdog kept" "$c" || fail "watchdog not kept across the re-execution" || return 1
-    grep -q "critical unit 'doomed' failed or unhealthy for 4000 ms: no longer petting" "$c" ||
+    grep -q "critical unit 'doomed' failed or unhealthy for 6000 ms: no longer petting" "$c" ||
         fail "PID 1 did not stop petting for the failed critical unit" || return 1
     ! grep -q 'reboot: Power down\|still running 60 s' "$c" || fail "ended by software, not by the watchdog" || return 1
     no_panic wd
