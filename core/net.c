@@ -445,6 +445,34 @@ undo_bridge:
     return r;
 }
 
+/* The subnet or gateway of a network changed: remove the other IPv4 addresses from mgr's
+ * bridge, so that the host does not keep routing the old subnet to it. */
+static int drop_stale_addrs(struct net_ctx *ctx, int ifindex, const struct ipam_subnet *s)
+{
+    _cleanup_nl_cache_ struct nl_cache *cache = NULL;
+    int r;
+
+    r = rtnl_addr_alloc_cache(ctx->sk, &cache);
+    if (r < 0)
+        return -nle_errno(r);
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        struct rtnl_addr *a = (struct rtnl_addr *)o;
+        struct nl_addr *local = rtnl_addr_get_local(a);
+        struct in_addr v;
+
+        if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET || !local ||
+            nl_addr_get_len(local) != sizeof(v))
+            continue;
+        memcpy(&v, nl_addr_get_binary_addr(local), sizeof(v));
+        if (v.s_addr == s->gateway.s_addr && rtnl_addr_get_prefixlen(a) == (int)s->prefix)
+            continue;
+        r = rtnl_addr_delete(ctx->sk, a, 0);
+        if (r < 0 && r != -NLE_NOADDR)
+            return -nle_errno(r);
+    }
+    return 0;
+}
+
 int net_network_up(struct net_ctx *ctx, const struct unit *netunit, struct err *err)
 {
     char name[IFNAMSIZ];
@@ -485,6 +513,10 @@ int net_network_up(struct net_ctx *ctx, const struct unit *netunit, struct err *
         r = addr_add(ctx->sk, rtnl_link_get_ifindex(l), s.gateway, s.prefix, ipam_broadcast(&s));
         if (r < 0)
             return err_set(err, -r, "network '%s': add gateway address to bridge '%s'",
+                           netunit->name, name);
+        r = drop_stale_addrs(ctx, rtnl_link_get_ifindex(l), &s);
+        if (r < 0)
+            return err_set(err, -r, "network '%s': remove old addresses from bridge '%s'",
                            netunit->name, name);
         return 0;
     }

@@ -23,7 +23,7 @@ done
 [ -f "$B/libmgrcore.a" ] || { echo "skipped: $B/libmgrcore.a not built"; exit 0; }
 
 TMP=$(mktemp -d /tmp/mgrt-netbench.XXXXXX)
-P=mgrtnb$$
+P=mgrtnb$(($$ % 100000))
 cleanup() {
     local n
     for n in $(ip netns list | awk '{print $1}' | grep "^$P"); do ip netns del "$n"; done

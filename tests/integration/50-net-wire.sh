@@ -13,7 +13,7 @@ cc -std=gnu11 -D_GNU_SOURCE -O2 -g -I"$TOP/core" $(pkg-config --cflags $PKGS) -o
     { echo "  cannot build netdrv"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 ST="$T_TMP/state"
-P=mgrt$$                      # unique per run: namespaces, networks, containers
+P=mgrt$(($$ % 100000))          # unique per run, short enough for bridge names (IFNAMSIZ)
 N1="${P}a=10.231.0.0/24"      # network units given to netdrv as NAME=SUBNET
 N2="${P}b=10.232.0.0/24"
 BR1="mgr-${P}a"
@@ -42,6 +42,7 @@ on_exit 'for n in $(ip netns list | awk "{print \$1}" | grep "^$P-"); do ip netn
 nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 on_exit "$NETDRV" -s "$ST" -n "$N1" -n "$N2" down
 on_exit ip link del mgrtbr$$
+on_exit ip link del "mgr-${P}c"
 
 # two containers on one network: addresses, names, MTU, routes, hosts; they reach each other
 t_same_network() {
@@ -209,6 +210,19 @@ t_gc() {
     drv down >/dev/null
 }
 
+# a network whose subnet changed: mgr's bridge gets the new gateway and loses the old one
+t_subnet_change() {
+    local N3="${P}c=10.234.0.0/24" N3b="${P}c=10.235.0.0/24,gw=10.235.0.254"
+    "$NETDRV" -s "$ST" -n "$N3" up || return 1
+    assert_contains "$(ip -o -4 addr show dev "mgr-${P}c")" "10.234.0.1/24" || return 1
+    "$NETDRV" -s "$ST" -n "$N3b" up || return 1
+    local a
+    a=$(ip -o -4 addr show dev "mgr-${P}c")
+    assert_contains "$a" "10.235.0.254/24" "new gateway" || return 1
+    assert_not_contains "$a" "10.234.0.1" "old gateway" || return 1
+    assert_eq "$("$NETDRV" -s "$ST" -n "$N3b" down)" "${P}c deleted"
+}
+
 tcase same-network-ping-and-names t_same_network
 tcase networks-isolated t_isolation
 tcase two-networks-static-address t_two_networks_static
@@ -218,4 +232,5 @@ tcase foreign-bridge-untouched t_foreign_bridge
 tcase quick-restart-same-name t_quick_restart
 tcase cycles-leave-nothing t_cycles_leave_nothing
 tcase gc-orphan-bridge t_gc
+tcase subnet-change-readdresses-bridge t_subnet_change
 finish
