@@ -92,6 +92,23 @@ t_kill_group() {
     wait_for 20 web_back || { timeout 5 mgr status web; return 1; }
 }
 
+# A broken unit file and a unit whose image does not exist, re-applied: reported, and the
+# others keep running under the same pids.
+t_bad_units_isolated() {
+    d0=$(json_field db pid); w0=$(json_field web pid)
+    printf 'name: [broken\n' >/etc/units.d/broken.yaml
+    printf 'name: noimage\nimage: dir:/srv/mgrt-none\ncommand: ["/bin/true"]\n' >/etc/units.d/noimage.yaml
+    chmod 644 /etc/units.d/broken.yaml /etc/units.d/noimage.yaml
+    kill -USR1 1
+    sleep 2
+    rm -f /etc/units.d/broken.yaml /etc/units.d/noimage.yaml
+    kill -USR1 1
+    kill -0 1 || return 1
+    [ "$(json_field db pid)" = "$d0" ] && [ "$(json_field web pid)" = "$w0" ] ||
+        { echo "db $d0 -> $(json_field db pid), web $w0 -> $(json_field web pid)"; return 1; }
+    unit_running db && unit_running web
+}
+
 check units_running t_units_running
 if [ -f /run/mgrt-units-up ]; then
     check restart_after_crash t_restart_after_crash
@@ -101,9 +118,10 @@ if [ -f /run/mgrt-units-up ]; then
     check kill_whole_group t_kill_group
     check network_between_containers t_network_between_containers
     check oom_reported t_oom_reported
+    check bad_units_isolated t_bad_units_isolated
     check health_unhealthy_restart t_health_restart
 else
-    for n in restart_after_crash cgroup_v2_limits device_denied_bpf freeze kill_whole_group network_between_containers oom_reported health_unhealthy_restart; do
+    for n in restart_after_crash cgroup_v2_limits device_denied_bpf freeze kill_whole_group network_between_containers oom_reported bad_units_isolated health_unhealthy_restart; do
         fail $n "units did not come up"
     done
 fi
