@@ -424,6 +424,9 @@ static int spawn(struct unit_rt *u, struct err *e)
         return r;
     }
     u->c = c;
+    if (m->holder && holder_give(m->holder, u->name, u->out.fd, u->err.fd) < 0)
+        log_warn("unit '%s': hand output pipes to the holder: %s, ignoring", u->name,
+                strerror(errno));
     u->started_wall = now_realtime_ms();
     u->oom_base = 0;
     struct cg_stats st;
@@ -1448,6 +1451,10 @@ static int setup(struct mgr *m)
                     strerror(errno));
         (void)loop_add(m->loop, m->ino_fd, EPOLLIN, on_inotify, m);
     }
+    m->holder = holder_connect(m->o.run, m->o.root);
+    if (!m->holder)
+        log_warn("output holder unavailable: a container writing while no daemon runs may "
+                 "get EPIPE");
     if (api_listen(m) < 0)
         return -1;
     (void)health_notify_listen(m);
@@ -1524,6 +1531,7 @@ out:
     if (m->net_ok)
         net_close(&m->net);
     cg_manager_free(m->cgm);
+    holder_free(m->holder);
     if (m->sig_fd >= 0)
         close(m->sig_fd);
     if (m->ino_fd >= 0)

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cgroup.h"
+#include "holder.h"
 #include "logs.h"
 #include "loop.h"
 #include "manager.h"
@@ -76,6 +77,7 @@ struct mgr {
     int notify_fd;            /* sd_notify datagram socket (health.c) */
     struct loop_timer *debounce;
     struct cg_manager *cgm;
+    struct holder *holder; /* keeps pipe read ends while no daemon runs (holder.h) */
     struct net_ctx net;
     bool net_ok;
     struct unit_rt *units; /* all known units, networks included */

@@ -195,7 +195,9 @@ resources: {memory: {max: 64M}}"
 
 case_adopt_after_kill9() {
     sv_setup adopt
-    u mgrtsv-a1 "command: [\"/bin/sh\", \"-c\", \"$TERMOK while :; do echo tick; sleep 0.2; done\"]"
+    # The writer is not the container's init (which ignores SIGPIPE): without the holder it
+    # would die of EPIPE while no daemon runs.
+    u mgrtsv-a1 "command: [\"/bin/sh\", \"-c\", \"$TERMOK (while :; do echo tick; sleep 0.1; done) & wait\"]"
     u mgrtsv-a2 "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
 restart: {policy: on-failure, delay: 50ms}"
     start_daemon || return 1
@@ -209,6 +211,9 @@ restart: {policy: on-failure, delay: 50ms}"
     kill -9 "$p2"
     sleep 0.3
     kill -0 "$p1" || { fail "a1 died while no daemon ran"; return 1; }
+    local writer
+    writer=$(pgrep -P "$p1" sh | head -1)
+    [ -n "$writer" ] || { fail "a1's writer died while no daemon ran"; return 1; }
     "$MGR" status >/dev/null 2>&1; assert_eq "$?" 3 "status without daemon" || return 1
     start_daemon || return 1
     assert_eq "$(pid_of mgrtsv-a1)" "$p1" "a1 adopted with the same pid" || return 1
@@ -224,6 +229,8 @@ restart: {policy: on-failure, delay: 50ms}"
     c0=$("$MGR" logs mgrtsv-a1 | grep -c tick)
     wait_for 3 bash -c "[ \$('$MGR' logs mgrtsv-a1 | grep -c tick) -gt $((c0 + 2)) ]" ||
         { fail "a1 output not captured after adoption"; "$MGR" logs mgrtsv-a1 | tail -5; return 1; }
+    kill -0 "$writer" || { fail "a1's writer died"; return 1; }
+    "$MGR" logs mgrtsv-a1 | grep -q "daemon gone: output kept by the holder" || { fail "no gap note"; return 1; }
 }
 
 case_daemon_reexec() {

@@ -44,6 +44,12 @@ sv_teardown() {
             [ -d "$c" ] && rmdir "$c" 2>/dev/null
         done
     done
+    # The output holder exits by itself once its containers are gone; make sure.
+    if [ -f "$MGR_RUN/holder.pid" ]; then
+        pid=$(cat "$MGR_RUN/holder.pid")
+        wait_for 3 bash -c "! kill -0 $pid 2>/dev/null" >/dev/null 2>&1 ||
+            { echo "  holder $pid still running, killing it" >&2; kill -9 "$pid" 2>/dev/null; }
+    fi
     ip link del mgrtsvbr0 2>/dev/null
     if [ -n "${T_DEBUG:-}" ]; then cat "$CASE_DIR/daemon.log" >&2; fi
 }
