@@ -49,9 +49,10 @@ const struct unit *net_find_network(const struct unit_set *units, const char *na
 /* ---- bridges ---- */
 
 /* Makes the network's bridge exist and be up. A missing bridge is created with the gateway
- * address (subnet prefix) and marked as mgr's (interface alias "mgr:network:<name>@<state_dir>",
- * ctx->state_dir telling installations apart); an
- * existing bridge that is not mgr's is used as it is, never reconfigured. Idempotent. */
+ * address (subnet prefix) and marked as mgr's: interface alias
+ * "mgr:network:<name>@<ctx->state_dir>", the state dir telling installations apart. On mgr's
+ * bridge a changed gateway replaces the old address. An existing bridge that is not mgr's is
+ * used as it is, never reconfigured. Idempotent. */
 int net_network_up(struct net_ctx *ctx, const struct unit *netunit, struct err *err);
 /* Deletes the network's bridge if mgr created it. The caller guarantees that no running
  * container uses the network; mgr's own leftover veths (from namespaces still being
