@@ -32,6 +32,7 @@
 #include "image.h"
 #include "log.h"
 #include "runtime.h"
+#include "sec.h"
 #include "unit_parse.h"
 #include "util.h"
 
@@ -112,6 +113,7 @@ static void urt_free(struct mgr *m, struct unit_rt *u)
     }
     for (uint32_t i = 0; i < HIST_MAX; i++)
         free(u->hist[i].tail);
+    sec_plan_free(u->sec);
     unit_free(u->unit);
     unit_free(u->next_unit);
     free(u->spec_text);
@@ -380,6 +382,13 @@ static int spawn(struct unit_rt *u, struct err *e)
             return err_wrap(e, "unit '%s': image '%s'", u->name, un->image);
     }
     const struct image_info *img = info ? info : &dir_info;
+    /* The confinement plan (capabilities, compiled seccomp program, rlimits) depends only on
+     * the spec: build it once, not on every restart. */
+    if (!u->sec) {
+        r = sec_prepare(un, &u->sec, e);
+        if (r < 0)
+            return r;
+    }
     int w[2] = {-1, -1};
     r = logs_open(u, w);
     if (r < 0)
@@ -396,6 +405,7 @@ static int spawn(struct unit_rt *u, struct err *e)
             .image_workdir = img->workdir,
             .image_user = img->user,
             .cgm = m->cgm,
+            .sec = u->sec,
             .net = m->net_ok ? &m->net : NULL,
     };
     struct rt_bind binds[1];
@@ -474,7 +484,12 @@ static void on_pidfd(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct unit_rt *u = data;
     struct sv_exit ex;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     reap(u, &ex);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    log_debug("unit '%s': reaped and torn down in %ld us", u->name,
+            (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
     char why[128];
     exit_reason(&ex, why, sizeof(why));
     /* A stop we asked for is not a death, unless it was for failed health checks. */
@@ -511,6 +526,7 @@ static void finish_remove(struct unit_rt *u)
          * and a failed state). */
         unit_free(u->unit);
         u->unit = TAKE_PTR(u->next_unit);
+        u->sec = sec_plan_free(u->sec);
         u->pending_exit = false;
         uint32_t restarts = u->sv.restarts;
         sv_init(&u->sv, false);
@@ -559,7 +575,12 @@ static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
     case SVA_NONE: break;
     case SVA_SPAWN: {
         struct err e = {0};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int r = spawn(u, &e);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        log_debug("unit '%s': spawn took %ld us", u->name,
+                (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
         free(u->last_error);
         u->last_error = NULL;
         if (r < 0) {
