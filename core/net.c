@@ -819,5 +819,21 @@ int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_h
         *ret_hosts = *ret_resolv = NULL;
         return 0;
     }
+    if (c->ns[NS_NET].mode == NS_CONTAINER) {
+        /* the target runs already: share its files if it has them (not when it uses the
+         * host's network, or was started without a network context) */
+        _cleanup_free_ char *h = NULL, *rs = NULL;
+        int r = net_hosts_paths(ctx->state_dir, owner, &h, &rs);
+        if (r < 0)
+            return r;
+        if (access(h, F_OK) < 0 || access(rs, F_OK) < 0) {
+            *ret_hosts = *ret_resolv = NULL;
+            return 0;
+        }
+        *ret_hosts = TAKE_PTR(h);
+        *ret_resolv = TAKE_PTR(rs);
+        return 0;
+    }
+    /* written by net_setup() before the child mounts them */
     return net_hosts_paths(ctx->state_dir, owner, ret_hosts, ret_resolv);
 }

@@ -115,8 +115,8 @@ int net_unwire(const char *state_dir, const char *container, const struct unit_s
  * host and container:NAME -> nothing. Needs ctx->state_dir and ctx->units. */
 int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct err *err);
 /* Files the runtime bind-mounts over /etc/hosts and /etc/resolv.conf (caller frees), or both
- * NULL when none (net: host keeps the host's files; container:NAME gets NAME's). They exist
- * once net_setup() returned. Returns 0 or -ENOMEM. */
+ * NULL when none (net: host keeps the host's files; container:NAME gets NAME's if NAME has
+ * them). A container's own files exist once net_setup() returned. Returns 0 or -ENOMEM. */
 int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_hosts,
                    char **ret_resolv);
 
