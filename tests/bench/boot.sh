@@ -16,9 +16,9 @@ if [ -z "$KERNEL" ] || ! command -v qemu-system-x86_64 >/dev/null || [ ! -x "$B/
     echo "skipped: needs qemu-system-x86_64, a kernel in /boot and $B/mgr"
     exit 0
 fi
-T=$(mktemp -d /tmp/mgrt-bootbench.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-source tests/integration/lib.sh >/dev/null 2>&1 || true
+# lib.sh gives a scratch dir ($T_TMP) removed at exit, and make_busybox_rootfs.
+source tests/integration/lib.sh >/dev/null 2>&1 || { echo "skipped: tests/integration/lib.sh"; exit 0; }
+T=$T_TMP
 mkdir -p "$T/rootfs"
 make_busybox_rootfs "$T/rootfs" >/dev/null 2>&1
 bash tests/vm/mkinitramfs.sh --mgr "$B/mgr" --kver "$KVER" --busybox --modules "overlay veth bridge" \
