@@ -187,7 +187,8 @@ static int load_dir_nocheck(const char *dir, struct unit_set *set, struct diags 
     }
     closedir(dp);
     if (r == 0) {
-        qsort(names, n, sizeof(char *), cmp_str);
+        if (n > 1) /* qsort(NULL, 0) is undefined behaviour (UBSan) */
+            qsort(names, n, sizeof(char *), cmp_str);
         for (size_t i = 0; i < n; i++) {
             int k = load_one(names[i], set, d);
             if (k == -ENOMEM) {
