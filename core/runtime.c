@@ -956,13 +956,15 @@ int rt_adopt(const char *run_dir, const char *name, struct rt_container **ret, s
     int r = state_read(sd, &st, err);
     if (r < 0)
         return r;
-    if (!state_pid_alive(st.pid, st.start_time))
+    /* A zombie is adopted too: its pidfd is readable at once, so the caller sees the exit
+     * (and reaps or waits for the reaper) the normal way. */
+    if (!state_pid_exists(st.pid, st.start_time))
         return err_setx(err, ESRCH, "container '%s': process %d is gone", name, (int)st.pid);
     int pidfd = sys_pidfd_open(st.pid, 0);
     if (pidfd < 0)
         return err_set(err, -pidfd, "container '%s': pidfd_open %d", name, (int)st.pid);
     /* The pidfd pins the process: if the start time still matches, it is ours. */
-    if (!state_pid_alive(st.pid, st.start_time)) {
+    if (!state_pid_exists(st.pid, st.start_time)) {
         close(pidfd);
         return err_setx(err, ESRCH, "container '%s': process %d is gone", name, (int)st.pid);
     }

@@ -220,9 +220,12 @@ int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
     (void)send(parent_fd, &go, 1, MSG_NOSIGNAL);
     struct err ce;
     ssize_t n;
+    int resets = 0;
+    /* ECONNRESET: the child failed before reading go 2 and exited with it unread; the socket
+     * error is reported once, ahead of the child's message, which is still queued. */
     do
         n = read(parent_fd, &ce, sizeof(ce));
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && (errno == EINTR || (errno == ECONNRESET && resets++ < 2)));
     if (n != 0) {
         int e = errno;
         reap(pid, pidfd);

@@ -181,23 +181,34 @@ int state_proc_start_time(pid_t pid, uint64_t *ret)
     return state_parse_stat_start_time(buf, ret);
 }
 
-bool state_pid_alive(pid_t pid, uint64_t start_time)
+/* 1 = running, 0 = a zombie (exited, not reaped yet), -1 = gone or another process. */
+static int pid_check(pid_t pid, uint64_t start_time)
 {
     char path[64], buf[1024];
     uint64_t st;
     if (pid <= 0)
-        return false;
+        return -1;
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return false;
+        return -1;
     ssize_t n = read(fd, buf, sizeof(buf) - 1);
     if (n <= 0)
-        return false;
+        return -1;
     buf[n] = 0;
-    /* A zombie has exited: its container is gone even if nobody reaped it yet. */
     const char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-        return false;
-    return state_parse_stat_start_time(buf, &st) == 0 && st == start_time;
+    if (!p || p[1] != ' ' || state_parse_stat_start_time(buf, &st) < 0 || st != start_time)
+        return -1;
+    return (p[2] == 'Z' || p[2] == 'X') ? 0 : 1;
+}
+
+bool state_pid_alive(pid_t pid, uint64_t start_time)
+{
+    /* A zombie has exited: its container is gone even if nobody reaped it yet. */
+    return pid_check(pid, start_time) == 1;
+}
+
+bool state_pid_exists(pid_t pid, uint64_t start_time)
+{
+    return pid_check(pid, start_time) >= 0;
 }

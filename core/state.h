@@ -37,5 +37,8 @@ int state_read(const char *dir, struct rt_state *ret, struct err *err);
 int state_parse_stat_start_time(const char *stat, uint64_t *ret);
 /* Start time of pid from /proc. -ESRCH when it does not exist. */
 int state_proc_start_time(pid_t pid, uint64_t *ret);
-/* True if pid exists and has start_time (same process, not a reused pid). */
+/* True if pid is running and has start_time (same process, not a reused pid); a zombie
+ * (exited, not reaped) is not alive. */
 bool state_pid_alive(pid_t pid, uint64_t start_time);
+/* Like state_pid_alive, but a zombie counts: the process (and its pidfd) still exists. */
+bool state_pid_exists(pid_t pid, uint64_t start_time);
