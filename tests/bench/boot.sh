@@ -40,7 +40,7 @@ qemu() { # INITRD APPEND -> console on stdout
 }
 median() { sort -n | awk '{a[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-: >"$T/start.txt" >"$T/base.txt" >"$T/done.txt" >"$T/up.txt" >"$T/sup.txt" >"$T/pid1.txt" >"$T/wall.txt"
+: >"$T/helpers.txt" >"$T/nh.txt" >"$T/start.txt" >"$T/base.txt" >"$T/done.txt" >"$T/up.txt" >"$T/sup.txt" >"$T/pid1.txt" >"$T/wall.txt"
 for i in $(seq "$RUNS"); do
     qemu "$T/base.cpio" "rdinit=/init" | sed -n 's/.*BASE \([0-9.]*\).*/\1/p' >>"$T/base.txt"
     t0=$(date +%s.%N)
@@ -54,6 +54,8 @@ for i in $(seq "$RUNS"); do
     echo "$line" | sed -n 's/.*units_up_s=\([0-9.]*\).*/\1/p' >>"$T/up.txt"
     echo "$line" | sed -n 's/.*supervisor_rss_kb=\([0-9]*\).*/\1/p' >>"$T/sup.txt"
     echo "$line" | sed -n 's/.*pid1_rss_kb=\([0-9]*\).*/\1/p' >>"$T/pid1.txt"
+    echo "$line" | sed -n 's/.*helpers_rss_kb=\([0-9]*\).*/\1/p' >>"$T/helpers.txt"
+    echo "$line" | sed -n 's/.* helpers=\([0-9]*\).*/\1/p' >>"$T/nh.txt"
 done
 base=$(median <"$T/base.txt")
 done_s=$(median <"$T/done.txt")
@@ -71,6 +73,7 @@ echo "| mgr PID 1: kernel start -> boot done (mounts, modules, lo) | ${done_s}s 
 echo "| mgr: kernel start -> all units running | ${up}s | $(awk -v a="$up" -v b="$base" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}') |"
 echo "| PID 1 RSS at that point | $(median <"$T/pid1.txt") KiB | |"
 echo "| supervisor RSS at that point | $(median <"$T/sup.txt") KiB | |"
+echo "| its helper processes (mgr-*, $(median <"$T/nh.txt") of them), RSS together | $(median <"$T/helpers.txt") KiB | |"
 echo "| wall time per boot, host side | $(median <"$T/wall.txt")s | |"
 echo
 echo "Successful boots: $(wc -l <"$T/up.txt") of $RUNS."

@@ -114,10 +114,12 @@ t_emergency_shell() {
     done
     echo "no /bin/sh child of PID 1"; return 1
 }
-# sup_pid: PID 1's child running "mgr ... daemon".
+# sup_pid: the supervisor: PID 1's child named "mgr" running "mgr ... daemon" (the helpers the
+# supervisor forks share its command line but rename themselves, e.g. "mgr-holder").
 sup_pid() {
     for d in /proc/[0-9]*; do
         [ "$(awk '/^PPid:/ {print $2}' $d/status 2>/dev/null)" = 1 ] &&
+            [ "$(cat $d/comm 2>/dev/null)" = mgr ] &&
             tr '\0' ' ' <$d/cmdline 2>/dev/null | grep -q ' daemon' && echo ${d#/proc/}
     done
 }
@@ -170,7 +172,12 @@ bench)
         up=$(cut -d' ' -f1 /proc/uptime)
         sup=$(sup_pid)
         rss() { awk '/^VmRSS:/ {print $2}' /proc/$1/status 2>/dev/null; }
-        echo "VMBENCH units_up_s=$up supervisor_rss_kb=$(rss "${sup:-0}") pid1_rss_kb=$(rss 1)"
+        helpers=0 nh=0 # processes the supervisor forks and names mgr-* (e.g. mgr-holder)
+        for d in /proc/[0-9]*; do
+            case $(cat $d/comm 2>/dev/null) in mgr-*)
+                helpers=$((helpers + $(rss ${d#/proc/}))); nh=$((nh + 1)) ;; esac
+        done
+        echo "VMBENCH units_up_s=$up supervisor_rss_kb=$(rss "${sup:-0}") pid1_rss_kb=$(rss 1) helpers_rss_kb=$helpers helpers=$nh"
     else
         echo "VMBENCH FAIL units did not come up"
     fi
