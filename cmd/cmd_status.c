@@ -120,6 +120,10 @@ static void print_detail(json_t *o)
             json_is_true(json_object_get(o, "stop_intent")) ? " (stopped by the user)" : "");
     if (strcmp(jstr(o, "kind", ""), "network") == 0)
         return;
+    size_t wi;
+    json_t *wv;
+    json_array_foreach(json_object_get(o, "waiting_for"), wi, wv)
+        printf("  waiting for: %s\n", json_string_value(wv));
     printf("  health:     %s\n", jstr(o, "health", "none"));
     printf("  pid:        %lld\n", (long long)json_integer_value(json_object_get(o, "pid")));
     printf("  uptime:     %s\n", up);

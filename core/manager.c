@@ -1059,6 +1059,20 @@ static json_t *unit_status(struct mgr *m, struct unit_rt *u, bool detail)
                 json_object_set_new(o, more[k].key, json_integer((json_int_t)more[k].v));
     }
     json_object_set_new(o, "addresses", addresses_json(m, u));
+    if (u->sv.state == SV_WAITING) {
+        /* Say what it waits for: "db (healthy)", "net0 (network up)". */
+        json_t *wf = json_array();
+        for (size_t i = 0; wf && i < un->n_deps; i++)
+            if (!dep_satisfied(m, &un->deps[i]))
+                json_array_append_new(wf, json_sprintf("%s (%s)", un->deps[i].name,
+                        dep_condition_name(un->deps[i].condition)));
+        for (size_t i = 0; wf && i < un->n_networks; i++) {
+            struct unit_rt *n = mgr_find(m, un->networks[i].name);
+            if (!n || !n->net_up)
+                json_array_append_new(wf, json_sprintf("%s (network up)", un->networks[i].name));
+        }
+        json_object_set_new(o, "waiting_for", wf);
+    }
     if (u->sv.state == SV_BACKOFF && u->sv.deadline_ms)
         json_object_set_new(o, "restart_in_ms",
                 json_integer((json_int_t)(u->sv.deadline_ms > now_ms() ? u->sv.deadline_ms - now_ms() : 0)));
