@@ -177,7 +177,7 @@ int main(void)
 EOC
     cc -static -O2 -o "$ROOTFS/notify" "$CASE_DIR/notify.c" || skip "cannot build a static helper"
     # Its own probe cannot pass (nothing listens): only READY=1 can make it healthy.
-    u mgrtsv-ready "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 0.5; /notify || echo NOTIFY FAILED; sleep 1000 & wait\"]
+    u mgrtsv-ready "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1.5; /notify || echo NOTIFY FAILED; sleep 1000 & wait\"]
 health: {tcp: {port: 9999}, interval: 10s, start_period: 60s}"
     u mgrtsv-after "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
 depends_on: {mgrtsv-ready: {condition: healthy}}"
