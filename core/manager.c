@@ -159,6 +159,10 @@ static void record_write(struct unit_rt *u)
             (json_int_t)u->oom_base, "history", hist);
     if (!j)
         return;
+    /* A unit that is down on purpose stays down across a daemon restart or re-exec. */
+    json_object_set_new(j, "state", json_string(sv_state_name(u->sv.state)));
+    if (u->sv.has_exit)
+        json_object_set_new(j, "last_exit", exit_json(&u->sv.last_exit));
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     _cleanup_free_ char *dir = strdup_printf("%s/sv", m->o.run);
@@ -637,6 +641,8 @@ static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
     default: break;
     }
     if (u->sv.state != before) {
+        if (u->sv.state == SV_EXITED || u->sv.state == SV_FAILED || u->sv.state == SV_STOPPED)
+            record_write(u);
         wake_waiters(m);
         api_poll_pending(m);
     }
@@ -1298,18 +1304,40 @@ static void adopt_all(struct mgr *m)
         _cleanup_free_ char *p = strdup_printf("%s/%s", dir, de->d_name);
         json_t *j = p ? json_load_file(p, 0, NULL) : NULL;
         int is_net = 0;
-        json_unpack(j, "{s?b}", "network", &is_net);
-        json_decref(j);
-        if (!is_net) {
+        const char *state = NULL;
+        json_t *le = NULL;
+        json_unpack(j, "{s?b,s?s,s?o}", "network", &is_net, "state", &state, "last_exit", &le);
+        enum sv_state st = _SV_STATE_MAX;
+        if (state && STREQ(state, "exited"))
+            st = SV_EXITED;
+        else if (state && STREQ(state, "failed"))
+            st = SV_FAILED;
+        else if (state && STREQ(state, "stopped"))
+            st = SV_STOPPED;
+        if (!is_net && st == _SV_STATE_MAX) {
+            json_decref(j);
             if (p)
-                (void)unlink(p); /* a container record without a container: stale */
+                (void)unlink(p); /* a running-container record without a container: stale */
             continue;
         }
-        struct unit_rt *u = urt_new(m, name, true);
+        struct unit_rt *u = urt_new(m, name, is_net);
         if (u) {
             record_load(u);
-            u->net_up = true; /* bridges outlive the daemon; net_network_up is idempotent */
+            if (is_net) {
+                u->net_up = true; /* bridges outlive the daemon; net_network_up is idempotent */
+            } else {
+                uint32_t restarts = u->sv.restarts;
+                sv_init(&u->sv, intent_get(m, name));
+                u->sv.restarts = restarts;
+                if (u->sv.state != SV_STOPPED)
+                    u->sv.state = st;
+                if (le) {
+                    exit_from_json(le, &u->sv.last_exit);
+                    u->sv.has_exit = true;
+                }
+            }
         }
+        json_decref(j);
     }
     if (d)
         closedir(d);

@@ -61,7 +61,7 @@ EOT
     chmod 644 "$MGR_UNITS/$1.yaml"
 }
 ms() { echo "scale=2; $1 / 1000000" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) printf "%.0f\n", a[(NR+1)/2]; else printf "%.0f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$DPID/status"; }
 anon_kib() { awk '/^Pss:/ {p = $2} /^Private_Dirty:/ {d = $2} END {print p " KiB, private dirty " d}' "/proc/$DPID/smaps_rollup"; }
 # time_ns CMD...: wall time of one run in ns

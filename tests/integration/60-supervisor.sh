@@ -236,8 +236,11 @@ restart: {policy: on-failure, delay: 50ms}"
 case_daemon_reexec() {
     sv_setup reexec
     u mgrtsv-r1 "command: [\"/bin/sh\", \"-c\", \"$TERMOK while :; do echo tick; sleep 0.1; done\"]"
+    u mgrtsv-job "command: [\"/bin/sh\", \"-c\", \"echo done\"]
+restart: {policy: on-failure}"
     start_daemon || return 1
     wait_for 5 running mgrtsv-r1 || return 1
+    wait_for 5 state_is mgrtsv-job exited || return 1
     local p dp c0
     p=$(pid_of mgrtsv-r1)
     dp=$(cat "$CASE_DIR/daemon.pid")
@@ -249,6 +252,9 @@ case_daemon_reexec() {
     grep -q "daemon-reexec: executing" "$CASE_DIR/daemon.log" || { fail "no re-exec logged"; return 1; }
     c0=$("$MGR" logs mgrtsv-r1 | grep -c tick)
     wait_for 3 bash -c "[ \$('$MGR' logs mgrtsv-r1 | grep -c tick) -gt $((c0 + 3)) ]" || return 1
+    # A completed job stays completed: not run again by the new image.
+    assert_eq "$(field mgrtsv-job .state)" exited "job after re-exec" || return 1
+    assert_eq "$("$MGR" logs mgrtsv-job | grep -c 'container started')" 1 "job runs" || return 1
     # Still our child: a kill is seen with its real status.
     kill -9 "$p"
     wait_for 3 bash -c "'$MGR' status mgrtsv-r1 --json | jq -e '.last_exit.reason == \"killed by SIGKILL\"'"
