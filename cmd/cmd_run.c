@@ -50,10 +50,18 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': keep_upper = true; break;
-        case 'C': no_cgroup = true; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'k':
+            keep_upper = true;
+            break;
+        case 'C':
+            no_cgroup = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
@@ -123,7 +131,7 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
     /* cgroup: every container gets its own group when the host has cgroups at all. */
     if (no_cgroup) {
         if (u->res.mem_max != UNIT_UNSET || u->res.pids_max != UNIT_UNSET ||
-                u->res.cpu_max_milli != UNIT_UNSET || u->res.cpus) {
+            u->res.cpu_max_milli != UNIT_UNSET || u->res.cpus) {
             log_error("unit '%s': --no-cgroup: the unit sets resource limits", u->name);
             goto out;
         }

@@ -20,9 +20,19 @@
 
 /* The OCI runtime-spec defaults (runc/crun/podman "masked" and "readonly" paths). */
 const char *const rootfs_default_masked[] = {
-        "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-        "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap", NULL,
+        "/proc/acpi",
+        "/proc/asound",
+        "/proc/interrupts",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+        NULL,
 };
 const char *const rootfs_default_readonly[] = {
         "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
@@ -74,15 +84,14 @@ void rootfs_plan_free(struct rootfs_plan *p)
 }
 
 /* Appends op with a copy of the (already absolute) target made relative. */
-static int add(struct rootfs_plan *p, struct rootfs_op op, const char *abs_target,
-        struct err *err)
+static int add(struct rootfs_plan *p, struct rootfs_op op, const char *abs_target, struct err *err)
 {
     char rel[PATH_MAX];
     if (rootfs_rel_path(abs_target, rel, sizeof(rel)) < 0) {
         free(op.data);
         return err_setx(err, EINVAL,
-                "mount target '%s': must be an absolute path without '..', not '/'",
-                abs_target);
+                        "mount target '%s': must be an absolute path without '..', not '/'",
+                        abs_target);
     }
     struct rootfs_op *n = realloc(p->ops, (p->n + 1) * sizeof(*n));
     if (!n) {
@@ -105,48 +114,47 @@ static char *dupdata(const char *s)
 }
 
 int rootfs_plan(const struct unit *u, const struct rootfs_opts *o, struct rootfs_plan *ret,
-        struct err *err)
+                struct err *err)
 {
     struct rootfs_plan p = {0};
     int r;
     const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
-#define ADD(target, ...)                                                                          \
-    do {                                                                                          \
-        r = add(&p, (struct rootfs_op){__VA_ARGS__}, (target), err);                              \
-        if (r < 0)                                                                                \
-            goto fail;                                                                            \
+#define ADD(target, ...)                                             \
+    do {                                                             \
+        r = add(&p, (struct rootfs_op){__VA_ARGS__}, (target), err); \
+        if (r < 0)                                                   \
+            goto fail;                                               \
     } while (0)
     ADD("/proc", .kind = RF_MOUNT, .fstype = "proc", .source = "proc", .flags = nse);
     /* sysctls go in while /proc/sys is still writable, before the read-only paths. */
     ADD("/proc", .kind = RF_SYSCTL);
     ADD("/sys", .kind = RF_MOUNT, .fstype = "sysfs", .source = "sysfs", .flags = nse | MS_RDONLY);
     ADD("/dev", .kind = RF_MOUNT, .fstype = "tmpfs", .source = "tmpfs",
-            .flags = MS_NOSUID | MS_STRICTATIME, .data = dupdata("mode=755,size=65536k"));
+        .flags = MS_NOSUID | MS_STRICTATIME, .data = dupdata("mode=755,size=65536k"));
     static const struct {
         const char *name;
         unsigned maj, min;
         unsigned perm;
     } nodes[] = {
-            {"/dev/null", 1, 3, 0666}, {"/dev/zero", 1, 5, 0666}, {"/dev/full", 1, 7, 0666},
+            {"/dev/null", 1, 3, 0666},   {"/dev/zero", 1, 5, 0666},    {"/dev/full", 1, 7, 0666},
             {"/dev/random", 1, 8, 0666}, {"/dev/urandom", 1, 9, 0666}, {"/dev/tty", 5, 0, 0666},
     };
     for (size_t i = 0; i < ARRAY_SIZE(nodes); i++)
         ADD(nodes[i].name, .kind = RF_MKNOD, .mode = S_IFCHR | nodes[i].perm,
-                .dev = makedev(nodes[i].maj, nodes[i].min));
+            .dev = makedev(nodes[i].maj, nodes[i].min));
     ADD("/dev/fd", .kind = RF_SYMLINK, .source = "/proc/self/fd");
     ADD("/dev/stdin", .kind = RF_SYMLINK, .source = "/proc/self/fd/0");
     ADD("/dev/stdout", .kind = RF_SYMLINK, .source = "/proc/self/fd/1");
     ADD("/dev/stderr", .kind = RF_SYMLINK, .source = "/proc/self/fd/2");
     ADD("/dev/core", .kind = RF_SYMLINK, .source = "/proc/kcore");
     ADD("/dev/pts", .kind = RF_MOUNT, .fstype = "devpts", .source = "devpts",
-            .flags = MS_NOSUID | MS_NOEXEC, .data = dupdata("newinstance,ptmxmode=0666,mode=0620"));
+        .flags = MS_NOSUID | MS_NOEXEC, .data = dupdata("newinstance,ptmxmode=0666,mode=0620"));
     ADD("/dev/ptmx", .kind = RF_SYMLINK, .source = "pts/ptmx");
     ADD("/dev/shm", .kind = RF_MOUNT, .fstype = "tmpfs", .source = "shm", .flags = nse,
-            .data = dupdata("mode=1777,size=65536k"));
+        .data = dupdata("mode=1777,size=65536k"));
     if (o->ipc_ns_private)
-        ADD("/dev/mqueue", .kind = RF_MOUNT, .fstype = "mqueue", .source = "mqueue",
-                .flags = nse);
+        ADD("/dev/mqueue", .kind = RF_MOUNT, .fstype = "mqueue", .source = "mqueue", .flags = nse);
 
     for (size_t i = 0; i < u->n_mounts; i++) {
         const struct mount_spec *m = &u->mounts[i];
@@ -157,37 +165,37 @@ int rootfs_plan(const struct unit *u, const struct rootfs_opts *o, struct rootfs
         if (m->type == MOUNT_BIND) {
             if (!m->source || m->source[0] != '/') {
                 r = err_setx(err, EINVAL, "mount on '%s': bind source must be an absolute path",
-                        m->target);
+                             m->target);
                 goto fail;
             }
             ADD(m->target, .kind = RF_BIND, .source = m->source, .readonly = m->readonly,
-                    .recursive = m->recursive);
+                .recursive = m->recursive);
         } else {
             char data[64];
             if (m->size != UNIT_UNSET)
                 snprintf(data, sizeof(data), "mode=%04o,size=%llu", (unsigned)m->mode,
-                        (unsigned long long)m->size);
+                         (unsigned long long)m->size);
             else
                 snprintf(data, sizeof(data), "mode=%04o", (unsigned)m->mode);
             ADD(m->target, .kind = RF_MOUNT, .fstype = "tmpfs", .source = "tmpfs",
-                    .flags = MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0),
-                    .data = dupdata(data));
+                .flags = MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0),
+                .data = dupdata(data));
         }
     }
     for (size_t i = 0; i < o->n_binds; i++) {
         const struct rt_bind *b = &o->binds[i];
         if (!b->source || b->source[0] != '/') {
             r = err_setx(err, EINVAL, "bind on '%s': source must be an absolute path",
-                    b->target ? b->target : "?");
+                         b->target ? b->target : "?");
             goto fail;
         }
         ADD(b->target, .kind = RF_BIND, .source = b->source, .readonly = b->readonly);
     }
 
-    const char *const *masked = u->sec.masked_paths ? (const char *const *)u->sec.masked_paths
-                                                     : rootfs_default_masked;
+    const char *const *masked =
+            u->sec.masked_paths ? (const char *const *)u->sec.masked_paths : rootfs_default_masked;
     const char *const *ro = u->sec.readonly_paths ? (const char *const *)u->sec.readonly_paths
-                                                   : rootfs_default_readonly;
+                                                  : rootfs_default_readonly;
     for (size_t i = 0; masked[i]; i++)
         ADD(masked[i], .kind = RF_MASK, .optional = true);
     for (size_t i = 0; ro[i]; i++)
@@ -222,7 +230,8 @@ static int open_beneath(int rootfd, const char *rel, bool create, bool file, str
     if (fd >= 0 || fd != -ENOENT || !create) {
         if (fd == -EXDEV)
             return err_setx(err, EXDEV,
-                    "target '/%s' resolves outside the container root (symlink or '..')", rel);
+                            "target '/%s' resolves outside the container root (symlink or '..')",
+                            rel);
         if (fd < 0)
             return err_set(err, -fd, "open target '/%s'", rel);
         return fd;
@@ -263,7 +272,8 @@ static int open_beneath(int rootfd, const char *rel, bool create, bool file, str
             *slash = save;
         if (nfd == -EXDEV)
             return err_setx(err, EXDEV,
-                    "target '/%s' resolves outside the container root (symlink or '..')", rel);
+                            "target '/%s' resolves outside the container root (symlink or '..')",
+                            rel);
         if (nfd < 0)
             return err_set(err, -nfd, "open '/%s'", path);
         if (last)
@@ -300,8 +310,8 @@ static int do_bind(int rootfd, const struct rootfs_op *op, struct err *err)
 {
     unsigned rec = op->recursive ? AT_RECURSIVE : 0;
     int dfd = op->source[0] == '/' ? AT_FDCWD : rootfd;
-    _cleanup_close_ int tree = sys_open_tree(dfd, op->source,
-            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+    _cleanup_close_ int tree =
+            sys_open_tree(dfd, op->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
     if (tree < 0)
         return err_set(err, -tree, "bind '%s' on '/%s': open source", op->source, op->target);
     struct stat st;
@@ -311,8 +321,7 @@ static int do_bind(int rootfd, const struct rootfs_op *op, struct err *err)
         struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
         int r = sys_mount_setattr(tree, "", AT_EMPTY_PATH | rec, &a);
         if (r < 0)
-            return err_set(err, -r, "bind '%s' on '/%s': make read-only", op->source,
-                    op->target);
+            return err_set(err, -r, "bind '%s' on '/%s': make read-only", op->source, op->target);
     }
     _cleanup_close_ int t = open_beneath(rootfd, op->target, true, !S_ISDIR(st.st_mode), err);
     if (t < 0)
@@ -334,8 +343,11 @@ static int do_mount(int rootfd, const struct rootfs_op *op, struct err *err)
     int e = errno;
     if (STREQ(op->fstype, "sysfs") && (e == EPERM || e == EACCES)) {
         /* sysfs needs a net namespace we own; fall back to the host's, read-only. */
-        struct rootfs_op b = {.kind = RF_BIND, .source = "/sys", .target = op->target,
-                .readonly = true, .recursive = true};
+        struct rootfs_op b = {.kind = RF_BIND,
+                              .source = "/sys",
+                              .target = op->target,
+                              .readonly = true,
+                              .recursive = true};
         return do_bind(rootfd, &b, err);
     }
     return err_set(err, e, "mount %s on '/%s'", op->fstype, op->target);
@@ -389,11 +401,12 @@ static int do_mask(int rootfd, const struct rootfs_op *op, struct err *err)
         return err_set(err, errno, "mask '/%s': stat", op->target);
     if (S_ISDIR(st.st_mode)) {
         if (mount("tmpfs", fdpath(t, buf), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                    "size=0,mode=0555") < 0)
+                  "size=0,mode=0555") < 0)
             return err_set(err, errno, "mask '/%s'", op->target);
         return 0;
     }
-    _cleanup_close_ int null = sys_open_tree(rootfd, "dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    _cleanup_close_ int null =
+            sys_open_tree(rootfd, "dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (null < 0)
         return err_set(err, -null, "mask '/%s': open /dev/null", op->target);
     int r = sys_move_mount(null, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
@@ -412,8 +425,8 @@ static int do_readonly(int rootfd, const struct rootfs_op *op, struct err *err)
         *err = e2;
         return err_wrap(err, "read-only path");
     }
-    _cleanup_close_ int tree = sys_open_tree(t, "",
-            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    _cleanup_close_ int tree = sys_open_tree(
+            t, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
     if (tree < 0)
         return err_set(err, -tree, "read-only '/%s': clone", op->target);
     struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
@@ -453,8 +466,8 @@ static int put_str(char *buf, size_t len, size_t *o, const char *s)
     return 0;
 }
 
-static int mount_overlay(const char *dir, char *const *lower, const char *upper,
-        const char *work, struct err *err)
+static int mount_overlay(const char *dir, char *const *lower, const char *upper, const char *work,
+                         struct err *err)
 {
     /* Overlay wants the top layer first; ours come lowest first. */
     char data[4096];
@@ -483,9 +496,9 @@ static int mount_overlay(const char *dir, char *const *lower, const char *upper,
     return 0;
 }
 
-int rootfs_setup(const char *dir, char *const *lower, const char *upper_dir,
-        const char *work_dir, const struct rootfs_plan *p, rootfs_sysctl_fn sysctl_fn,
-        void *userdata, struct err *err)
+int rootfs_setup(const char *dir, char *const *lower, const char *upper_dir, const char *work_dir,
+                 const struct rootfs_plan *p, rootfs_sysctl_fn sysctl_fn, void *userdata,
+                 struct err *err)
 {
     /* Our mount namespace is a copy of the host's: make every mount private first, so that
      * nothing we mount below propagates back to the host (and no host mount comes in). */
@@ -517,12 +530,24 @@ int rootfs_setup(const char *dir, char *const *lower, const char *upper_dir,
     for (size_t i = 0; i < p->n; i++) {
         const struct rootfs_op *op = &p->ops[i];
         switch (op->kind) {
-        case RF_MOUNT: r = do_mount(rootfd, op, err); break;
-        case RF_BIND: r = do_bind(rootfd, op, err); break;
-        case RF_MKNOD: r = do_mknod(rootfd, op, err); break;
-        case RF_SYMLINK: r = do_symlink(rootfd, op, err); break;
-        case RF_MASK: r = do_mask(rootfd, op, err); break;
-        case RF_READONLY: r = do_readonly(rootfd, op, err); break;
+        case RF_MOUNT:
+            r = do_mount(rootfd, op, err);
+            break;
+        case RF_BIND:
+            r = do_bind(rootfd, op, err);
+            break;
+        case RF_MKNOD:
+            r = do_mknod(rootfd, op, err);
+            break;
+        case RF_SYMLINK:
+            r = do_symlink(rootfd, op, err);
+            break;
+        case RF_MASK:
+            r = do_mask(rootfd, op, err);
+            break;
+        case RF_READONLY:
+            r = do_readonly(rootfd, op, err);
+            break;
         case RF_SYSCTL:
             r = 0;
             if (sysctl_fn) {
@@ -535,7 +560,8 @@ int rootfs_setup(const char *dir, char *const *lower, const char *upper_dir,
                 r = sysctl_fn(psd, userdata, err);
             }
             break;
-        default: r = err_setx(err, EINVAL, "bad mount op %d", op->kind);
+        default:
+            r = err_setx(err, EINVAL, "bad mount op %d", op->kind);
         }
         if (r < 0)
             return r;

@@ -22,13 +22,13 @@ struct err;
 struct rt_bind;
 
 enum rootfs_op_kind {
-    RF_MOUNT,     /* new filesystem fstype on target (data, flags) */
-    RF_BIND,      /* bind source (host path, or relative = inside the new root) on target */
-    RF_MKNOD,     /* character device dev on target (file mode) */
-    RF_SYMLINK,   /* symlink target -> source */
-    RF_MASK,      /* hide target: /dev/null bind on a file, ro empty tmpfs on a directory */
-    RF_READONLY,  /* make the mount at target read-only (bind onto itself first) */
-    RF_SYSCTL,    /* hook: security module writes sysctls (/proc mounted, /proc/sys still rw) */
+    RF_MOUNT,    /* new filesystem fstype on target (data, flags) */
+    RF_BIND,     /* bind source (host path, or relative = inside the new root) on target */
+    RF_MKNOD,    /* character device dev on target (file mode) */
+    RF_SYMLINK,  /* symlink target -> source */
+    RF_MASK,     /* hide target: /dev/null bind on a file, ro empty tmpfs on a directory */
+    RF_READONLY, /* make the mount at target read-only (bind onto itself first) */
+    RF_SYSCTL,   /* hook: security module writes sysctls (/proc mounted, /proc/sys still rw) */
     _RF_KIND_MAX,
 };
 
@@ -55,9 +55,9 @@ struct rootfs_plan {
 
 /* Inputs of the plan that do not come from the unit. */
 struct rootfs_opts {
-    bool pid_ns_private;  /* else /proc is still mounted (root may), but see doc */
-    bool ipc_ns_private;  /* mqueue only for a private ipc namespace */
-    bool net_ns_private;  /* sysfs only mountable in an owned net namespace */
+    bool pid_ns_private; /* else /proc is still mounted (root may), but see doc */
+    bool ipc_ns_private; /* mqueue only for a private ipc namespace */
+    bool net_ns_private; /* sysfs only mountable in an owned net namespace */
     const struct rt_bind *binds;
     size_t n_binds;
 };
@@ -66,7 +66,7 @@ struct rootfs_opts {
  * "/"), bind sources (absolute). *ret caller-owned (rootfs_plan_free). -EINVAL with err
  * naming the mount on bad input, -ENOMEM. */
 int rootfs_plan(const struct unit *u, const struct rootfs_opts *o, struct rootfs_plan *ret,
-        struct err *err);
+                struct err *err);
 void rootfs_plan_free(struct rootfs_plan *p);
 /* Normalizes an absolute container path to a relative one ("/a//b/" -> "a/b") into buf.
  * -EINVAL for relative paths, ".." components, "/" itself, or too long. Pure. */
@@ -82,9 +82,9 @@ typedef int (*rootfs_sysctl_fn)(int procsys_fd, void *userdata, struct err *err)
  * host), mounts the overlay of lower (lowest first) on dir (upper/work on a fresh tmpfs on dir
  * unless upper_dir/work_dir are given), then applies the plan under it. Returns 0 or -errno
  * with err naming the step and the target. */
-int rootfs_setup(const char *dir, char *const *lower, const char *upper_dir,
-        const char *work_dir, const struct rootfs_plan *p, rootfs_sysctl_fn sysctl_fn,
-        void *userdata, struct err *err);
+int rootfs_setup(const char *dir, char *const *lower, const char *upper_dir, const char *work_dir,
+                 const struct rootfs_plan *p, rootfs_sysctl_fn sysctl_fn, void *userdata,
+                 struct err *err);
 /* Child: pivot_root into dir, detach the old root; on an initramfs root (pivot_root EINVAL)
  * falls back to MS_MOVE + chroot. Then the read-only remount of / when the plan says so. */
 int rootfs_pivot(const char *dir, bool readonly_root, struct err *err);

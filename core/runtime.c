@@ -34,8 +34,8 @@
 #define MAX_GROUPS   64
 
 static const int ns_clone_flag[_NS_MAX] = {
-        [NS_PID] = CLONE_NEWPID, [NS_NET] = CLONE_NEWNET, [NS_IPC] = CLONE_NEWIPC,
-        [NS_UTS] = CLONE_NEWUTS, [NS_MNT] = CLONE_NEWNS, [NS_CGROUP] = CLONE_NEWCGROUP,
+        [NS_PID] = CLONE_NEWPID,   [NS_NET] = CLONE_NEWNET,   [NS_IPC] = CLONE_NEWIPC,
+        [NS_UTS] = CLONE_NEWUTS,   [NS_MNT] = CLONE_NEWNS,    [NS_CGROUP] = CLONE_NEWCGROUP,
         [NS_USER] = CLONE_NEWUSER, [NS_TIME] = CLONE_NEWTIME,
 };
 
@@ -76,12 +76,12 @@ static void read_ns_inodes(pid_t pid, uint64_t ino[_NS_MAX]);
 struct child_ctx {
     const struct rt_spec *spec;
     const struct unit *u;
-    int join_fd[_NS_MAX];  /* setns in the child (pid is joined by the parent) */
-    bool new_cgroupns;     /* unshare after the parent placed us in our cgroup */
-    bool new_netns;        /* bring lo up */
-    bool own_mntns;        /* build the rootfs (else joined another container's) */
-    bool exec_mode;        /* rt_exec: joining a running container, no container setup */
-    bool prepare_sec;      /* the child builds sec itself (sec_prepare) */
+    int join_fd[_NS_MAX]; /* setns in the child (pid is joined by the parent) */
+    bool new_cgroupns;    /* unshare after the parent placed us in our cgroup */
+    bool new_netns;       /* bring lo up */
+    bool own_mntns;       /* build the rootfs (else joined another container's) */
+    bool exec_mode;       /* rt_exec: joining a running container, no container setup */
+    bool prepare_sec;     /* the child builds sec itself (sec_prepare) */
     char state_dir[PATH_MAX];
     char rootfs_dir[PATH_MAX];
     char upper[PATH_MAX], work[PATH_MAX]; /* "" = tmpfs */
@@ -137,7 +137,7 @@ static bool is_number(const char *s)
 /* user is "uid", "name", "uid:gid", "name:group". Reads the container's files (we are past
  * pivot_root): a host name service is never consulted. */
 static int resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, gid_t *groups,
-        size_t *n_groups, char *home, size_t home_len, struct err *err)
+                        size_t *n_groups, char *home, size_t home_len, struct err *err)
 {
     char u[256], *g = NULL;
     _cleanup_free_ char *pw = NULL, *gr = NULL;
@@ -178,7 +178,7 @@ static int resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, gid_t 
         uid = (uid_t)v;
     } else
         return err_setx(err, ENOENT, "user '%s': no such user in the container's /etc/passwd",
-                user);
+                        user);
     if (!gid_set)
         gid = (gid_t)uid;
 
@@ -194,8 +194,8 @@ static int resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, gid_t 
                 return err_setx(err, EINVAL, "user '%s': bad gid", user);
             gid = (gid_t)v;
         } else
-            return err_setx(err, ENOENT,
-                    "user '%s': no such group in the container's /etc/group", user);
+            return err_setx(err, ENOENT, "user '%s': no such group in the container's /etc/group",
+                            user);
     }
     /* Supplementary groups: every group listing the user name as a member. */
     if (gr && uname[0]) {
@@ -300,16 +300,15 @@ static int child_main(void *ud, int sync_fd, struct err *err)
     }
 
     /* Joined namespaces (container:NAME): user first (it owns the others), mount last. */
-    static const enum ns_type join_order[] = {NS_USER, NS_CGROUP, NS_IPC, NS_UTS, NS_NET,
-            NS_TIME, NS_MNT};
+    static const enum ns_type join_order[] = {NS_USER, NS_CGROUP, NS_IPC, NS_UTS,
+                                              NS_NET,  NS_TIME,   NS_MNT};
     for (size_t i = 0; i < ARRAY_SIZE(join_order); i++) {
         enum ns_type t = join_order[i];
         if (c->join_fd[t] < 0)
             continue;
         r = sys_setns(c->join_fd[t], ns_clone_flag[t]);
         if (r < 0)
-            return err_set(err, -r, "join %s namespace of '%s'", ns_type_name(t),
-                    u->ns[t].target);
+            return err_set(err, -r, "join %s namespace of '%s'", ns_type_name(t), u->ns[t].target);
     }
     /* A new user namespace (maps written by the parent before the go): we still carry the
      * host's ids, which are unmapped inside (creating files would fail with EOVERFLOW);
@@ -334,10 +333,9 @@ static int child_main(void *ud, int sync_fd, struct err *err)
             return r;
     }
     if (c->own_mntns) {
-        r = rootfs_setup(c->rootfs_dir,
-                c->idmapped_lower ? c->idmapped_lower : c->spec->lower_dirs,
-                c->upper[0] ? c->upper : NULL,
-                c->work[0] ? c->work : NULL, &c->plan, child_sysctl, c, err);
+        r = rootfs_setup(c->rootfs_dir, c->idmapped_lower ? c->idmapped_lower : c->spec->lower_dirs,
+                         c->upper[0] ? c->upper : NULL, c->work[0] ? c->work : NULL, &c->plan,
+                         child_sysctl, c, err);
         if (r < 0)
             return r;
         r = rootfs_pivot(c->rootfs_dir, c->plan.readonly_root, err);
@@ -374,7 +372,7 @@ static int child_main(void *ud, int sync_fd, struct err *err)
         return err_setx(err, EINVAL, "no command (neither the unit nor the image gives one)");
     if (find_exec(c->argv[0], env_get(c->env, "PATH"), path, sizeof(path)) < 0)
         return err_setx(err, ENOENT, "exec '%s': not found in PATH inside the container",
-                c->argv[0]);
+                        c->argv[0]);
 
     r = setup_stdio(c->spec->stdio, err);
     if (r < 0)
@@ -540,8 +538,7 @@ static void ctx_release(struct child_ctx *c)
 }
 
 /* Opens /proc/PID/ns/<t> of container name (for container:NAME), checking it is alive. */
-static int open_target_ns(const char *run_dir, const char *name, enum ns_type t,
-        struct err *err)
+static int open_target_ns(const char *run_dir, const char *name, enum ns_type t, struct err *err)
 {
     _cleanup_free_ char *sd = state_dir_of(run_dir, name);
     struct rt_state st;
@@ -551,8 +548,8 @@ static int open_target_ns(const char *run_dir, const char *name, enum ns_type t,
     if (r < 0)
         return err_wrap(err, "namespaces.%s: container '%s'", ns_type_name(t), name);
     if (!state_pid_alive(st.pid, st.start_time))
-        return err_setx(err, ESRCH, "namespaces.%s: container '%s' is not running",
-                ns_type_name(t), name);
+        return err_setx(err, ESRCH, "namespaces.%s: container '%s' is not running", ns_type_name(t),
+                        name);
     char p[64];
     snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)st.pid, ns_type_name(t));
     int fd = open(p, O_RDONLY | O_CLOEXEC);
@@ -561,8 +558,8 @@ static int open_target_ns(const char *run_dir, const char *name, enum ns_type t,
     /* The pid may have been reused between the check and the open. */
     if (!state_pid_alive(st.pid, st.start_time)) {
         close(fd);
-        return err_setx(err, ESRCH, "namespaces.%s: container '%s' is not running",
-                ns_type_name(t), name);
+        return err_setx(err, ESRCH, "namespaces.%s: container '%s' is not running", ns_type_name(t),
+                        name);
     }
     return fd;
 }
@@ -657,9 +654,11 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
     if (!s->lower_dirs || !s->lower_dirs[0])
         return err_setx(err, EINVAL, "unit '%s': no rootfs layers", u->name);
     if (u->ns[NS_MNT].mode == NS_HOST)
-        return err_setx(err, EINVAL,
+        return err_setx(
+                err, EINVAL,
                 "unit '%s': namespaces.mnt: host is not supported (the rootfs needs a mount "
-                "namespace of its own)", u->name);
+                "namespace of its own)",
+                u->name);
     if (strlen(u->name) > UNIT_NAME_MAX)
         return err_setx(err, EINVAL, "unit '%s': name too long", u->name);
 
@@ -673,7 +672,7 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
         bool orphan = !state_pid_alive(old.owner_pid, old.owner_start_time);
         if (!s->kill_orphan || !orphan || kill_orphan(&old) < 0)
             return err_setx(err, EEXIST, "unit '%s': already running (pid %d)", u->name,
-                    (int)old.pid);
+                            (int)old.pid);
     }
     if (!s->no_reclaim) {
         r = rt_reclaim(s->run_dir, s->root_dir, u->name, err);
@@ -758,7 +757,8 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
                 c.join_fd[t] = fd;
             break;
         }
-        case NS_HOST: break;
+        case NS_HOST:
+            break;
         }
     }
     /* lo: net_setup() does it from the parent when there is a net context. */
@@ -795,7 +795,9 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
         r = err_set(err, ENOMEM, "unit '%s': command and environment", u->name);
         goto fail;
     }
-    c.workdir = u->workdir ? u->workdir : s->image_workdir && *s->image_workdir ? s->image_workdir : "/";
+    c.workdir = u->workdir                              ? u->workdir
+                : s->image_workdir && *s->image_workdir ? s->image_workdir
+                                                        : "/";
     c.user = u->user ? u->user : s->image_user && *s->image_user ? s->image_user : "0";
 
     struct spawn_args sa = {
@@ -834,8 +836,8 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
 
     struct rt_container *rc = calloc(1, sizeof(*rc));
     if (!rc || !(rc->name = strdup(u->name)) || !(rc->state_dir = strdup(c.state_dir)) ||
-            !(rc->root_dir = strdup(s->root_dir ? s->root_dir : "")) ||
-            !(rc->run_dir = strdup(s->run_dir))) {
+        !(rc->root_dir = strdup(s->root_dir ? s->root_dir : "")) ||
+        !(rc->run_dir = strdup(s->run_dir))) {
         /* Out of memory with a running container: kill it and undo. */
         (void)sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -970,7 +972,7 @@ int rt_adopt(const char *run_dir, const char *name, struct rt_container **ret, s
     }
     struct rt_container *c = calloc(1, sizeof(*c));
     if (!c || !(c->name = strdup(name)) || !(c->state_dir = TAKE_PTR(sd)) ||
-            !(c->run_dir = strdup(run_dir)) || !(c->root_dir = strdup(""))) {
+        !(c->run_dir = strdup(run_dir)) || !(c->root_dir = strdup(""))) {
         close(pidfd);
         rt_container_free(c);
         return err_set(err, ENOMEM, "adopt '%s'", name);
@@ -996,7 +998,7 @@ int rt_reclaim(const char *run_dir, const char *root_dir, const char *name, stru
     if (r == 0) {
         if (state_pid_alive(st.pid, st.start_time))
             return err_setx(err, EBUSY, "container '%s' is still running (pid %d)", name,
-                    (int)st.pid);
+                            (int)st.pid);
         if (st.cgroup[0]) {
             r = cgroup_remove_by_name(NULL, st.cgroup, err);
             if (r < 0)
@@ -1053,9 +1055,11 @@ static int exec_parent(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct 
 }
 
 int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, char *const *env,
-        const int stdio[3], pid_t *ret_pid, int *ret_pidfd, struct err *err)
+            const int stdio[3], pid_t *ret_pid, int *ret_pidfd, struct err *err)
 {
-    struct rt_spec spec = {.unit = u, .run_dir = rc->run_dir,
+    struct rt_spec spec = {
+            .unit = u,
+            .run_dir = rc->run_dir,
             .stdio = {stdio ? stdio[0] : -1, stdio ? stdio[1] : -1, stdio ? stdio[2] : -1}};
     struct child_ctx c = {.spec = &spec, .u = u, .cg = rc->cg, .exec_mode = true};
     struct sec_plan *sec = NULL;

@@ -52,8 +52,8 @@ struct rt_spec {
     struct rt_bind *binds; /* extra bind mounts, made after the unit's own mounts */
     size_t n_binds;
 
-    struct cg_manager *cgm;    /* NULL = the container gets no cgroup of its own */
-    struct sec_plan *sec;      /* NULL = rt_start() prepares it from the unit (sec_prepare) */
+    struct cg_manager *cgm; /* NULL = the container gets no cgroup of its own */
+    struct sec_plan *sec;   /* NULL = rt_start() prepares it from the unit (sec_prepare) */
     /* Network module: when set, the parent calls net_setup(net, unit, netns_fd) after clone
      * (leases, veths, lo, hosts files) and /etc/hosts + /etc/resolv.conf are bound from
      * net_bind_files(). NULL: the child only brings lo up in a new net namespace. */
@@ -64,8 +64,8 @@ struct rt_spec {
     int (*parent_hook)(pid_t pid, int pidfd, void *userdata, struct err *err);
     void *hook_data;
 
-    bool keep_upper; /* upper/work under ROOT/containers/NAME (kept); default tmpfs (gone) */
-    bool no_reclaim; /* do not clean a dead container's leftovers of the same name first */
+    bool keep_upper;      /* upper/work under ROOT/containers/NAME (kept); default tmpfs (gone) */
+    bool no_reclaim;      /* do not clean a dead container's leftovers of the same name first */
     bool kill_orphan;     /* a live container of the same name whose starter is dead (a
                              SIGKILLed `mgr run`) is killed and reclaimed instead of EEXIST */
     bool die_with_parent; /* PR_SET_PDEATHSIG SIGKILL (`mgr run`: the container lives as long
@@ -76,18 +76,18 @@ struct rt_spec {
  * memory and fds only (not the container: see rt_destroy()). */
 struct rt_container {
     char *name;
-    pid_t pid;             /* in our pid namespace */
-    int pidfd;             /* poll it: readable when the process exited; -1 if none */
-    uint64_t start_time;   /* field 22 of /proc/PID/stat (clock ticks since boot) */
-    char *state_dir;       /* RUN/containers/NAME */
-    char *root_dir;        /* --root it was started with */
-    char *run_dir;         /* --run it was started with */
-    struct cg_group *cg;   /* cgroup handle, NULL if none */
-    struct cg_manager *cgm; /* borrowed from the spec */
+    pid_t pid;                /* in our pid namespace */
+    int pidfd;                /* poll it: readable when the process exited; -1 if none */
+    uint64_t start_time;      /* field 22 of /proc/PID/stat (clock ticks since boot) */
+    char *state_dir;          /* RUN/containers/NAME */
+    char *root_dir;           /* --root it was started with */
+    char *run_dir;            /* --run it was started with */
+    struct cg_group *cg;      /* cgroup handle, NULL if none */
+    struct cg_manager *cgm;   /* borrowed from the spec */
     uint64_t ns_ino[_NS_MAX]; /* inode of /proc/PID/ns/<type> at start (0 = unknown) */
     bool keep_upper;
-    bool exited;           /* rt_wait() collected the status */
-    int status;            /* wait status when exited */
+    bool exited; /* rt_wait() collected the status */
+    int status;  /* wait status when exited */
 };
 
 /* Starts the container described by spec. On success *ret is caller-owned and the process
@@ -131,7 +131,7 @@ int rt_list(const char *run_dir, char ***ret, struct err *err);
  * *ret_pid is a child of the caller (reap it with waitpid), *ret_pidfd (may be NULL) a pidfd.
  * For `mgr exec` and command health checks. */
 int rt_exec(struct rt_container *c, const struct unit *u, char *const *argv, char *const *env,
-        const int stdio[3], pid_t *ret_pid, int *ret_pidfd, struct err *err);
+            const int stdio[3], pid_t *ret_pid, int *ret_pidfd, struct err *err);
 
 /* Exit code of a shell for a wait status: the exit status, or 128+N for signal N. Pure. */
 int rt_exit_code(int wait_status);

@@ -83,8 +83,8 @@ static const struct {
     uint64_t flag;
     const char *name; /* as in /proc/PID/ns and /proc/sys/user/max_*_namespaces */
 } ns_flags[] = {
-        {CLONE_NEWPID, "pid"}, {CLONE_NEWNET, "net"}, {CLONE_NEWIPC, "ipc"},
-        {CLONE_NEWUTS, "uts"}, {CLONE_NEWNS, "mnt"}, {CLONE_NEWCGROUP, "cgroup"},
+        {CLONE_NEWPID, "pid"},   {CLONE_NEWNET, "net"},   {CLONE_NEWIPC, "ipc"},
+        {CLONE_NEWUTS, "uts"},   {CLONE_NEWNS, "mnt"},    {CLONE_NEWCGROUP, "cgroup"},
         {CLONE_NEWUSER, "user"}, {CLONE_NEWTIME, "time"},
 };
 
@@ -101,7 +101,7 @@ static void clone_diagnose(uint64_t flags, int e, char *buf, size_t len)
         snprintf(p, sizeof(p), "/proc/self/ns/%s", ns_flags[i].name);
         if (access(p, F_OK) < 0) {
             snprintf(buf, len, " (the kernel has no %s namespaces: %s is missing)",
-                    ns_flags[i].name, p);
+                     ns_flags[i].name, p);
             return;
         }
         snprintf(p, sizeof(p), "/proc/sys/user/max_%s_namespaces", ns_flags[i].name);
@@ -119,8 +119,9 @@ static void clone_diagnose(uint64_t flags, int e, char *buf, size_t len)
         if (geteuid() != 0 && others)
             snprintf(buf, len, " (creating namespaces needs CAP_SYS_ADMIN: run as root)");
         else if (flags & CLONE_NEWUSER)
-            snprintf(buf, len, " (user namespaces are not permitted here, e.g. "
-                               "kernel.unprivileged_userns_clone=0 or a seccomp/LSM policy)");
+            snprintf(buf, len,
+                     " (user namespaces are not permitted here, e.g. "
+                     "kernel.unprivileged_userns_clone=0 or a seccomp/LSM policy)");
         else
             snprintf(buf, len, " (CAP_SYS_ADMIN is missing or a seccomp/LSM policy denies it)");
     }
@@ -134,8 +135,8 @@ static void reap(pid_t pid, int pidfd)
         ;
 }
 
-int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
-        int *ret_into_cgroup, struct err *err)
+int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd, int *ret_into_cgroup,
+                struct err *err)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -11,10 +11,10 @@
 struct err;
 
 struct spawn_args {
-    const char *name;         /* unit name, for messages */
-    uint64_t clone_flags;     /* CLONE_NEW* to create at clone time */
-    int pidns_fd;             /* -1, or a pid namespace to create the child in (parent setns) */
-    int cgroup_fd;            /* -1, or a v2 group dir fd for CLONE_INTO_CGROUP */
+    const char *name;     /* unit name, for messages */
+    uint64_t clone_flags; /* CLONE_NEW* to create at clone time */
+    int pidns_fd;         /* -1, or a pid namespace to create the child in (parent setns) */
+    int cgroup_fd;        /* -1, or a v2 group dir fd for CLONE_INTO_CGROUP */
     /* Parent, after clone, before the child may start its setup (uid/gid maps, network
      * wiring whose files the child bind-mounts). into_cgroup: CLONE_INTO_CGROUP was used.
      * A failure kills the child. NULL = none. */
@@ -22,8 +22,7 @@ struct spawn_args {
     /* Parent, while the child builds its rootfs (they overlap): cgroup placement, whose
      * v1 migration waits for an RCU grace period. The child calls spawn_child_wait() before
      * anything that must happen inside its cgroup (cgroup namespace, execve). NULL = none. */
-    int (*parent_late_fn)(pid_t pid, int pidfd, bool into_cgroup, void *userdata,
-            struct err *err);
+    int (*parent_late_fn)(pid_t pid, int pidfd, bool into_cgroup, void *userdata, struct err *err);
     /* Child, after the parent's go: sets everything up and execs. Returns only on error
      * (err filled); spawn sends err to the parent and the child exits 127. */
     int (*child_fn)(void *userdata, int sync_fd, struct err *err);
@@ -38,5 +37,5 @@ int spawn_child_wait(int sync_fd);
  * closed on exec), *ret_pid / *ret_pidfd (caller-owned) are set. On failure the child is
  * killed and reaped, and err says "unit 'NAME': STEP: errno" (the child's own message when
  * it failed). *ret_into_cgroup tells whether CLONE_INTO_CGROUP was used (may be NULL). */
-int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd,
-        int *ret_into_cgroup, struct err *err);
+int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd, int *ret_into_cgroup,
+                struct err *err);

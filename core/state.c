@@ -17,12 +17,12 @@ int state_format(const struct rt_state *s, char *buf, size_t len)
     size_t off = 0;
     int n;
 
-#define PUT(...)                                                                                  \
-    do {                                                                                          \
-        n = snprintf(buf + off, len - off, __VA_ARGS__);                                          \
-        if (n < 0 || (size_t)n >= len - off)                                                      \
-            return -ENOSPC;                                                                       \
-        off += (size_t)n;                                                                         \
+#define PUT(...)                                         \
+    do {                                                 \
+        n = snprintf(buf + off, len - off, __VA_ARGS__); \
+        if (n < 0 || (size_t)n >= len - off)             \
+            return -ENOSPC;                              \
+        off += (size_t)n;                                \
     } while (0)
     PUT("name=%s\n", s->name);
     PUT("pid=%d\n", (int)s->pid);

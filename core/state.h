@@ -15,14 +15,14 @@ struct err;
 
 struct rt_state {
     char name[UNIT_NAME_MAX + 1];
-    pid_t pid;               /* 0 while creating */
-    uint64_t start_time;     /* field 22 of /proc/PID/stat */
-    pid_t owner_pid;         /* the mgr process that started it */
+    pid_t pid;                 /* 0 while creating */
+    uint64_t start_time;       /* field 22 of /proc/PID/stat */
+    pid_t owner_pid;           /* the mgr process that started it */
     uint64_t owner_start_time; /* its start time (a recycled pid is not the owner) */
-    bool keep_upper;         /* upper dir is persistent (ROOT/containers/NAME) */
-    char upper_dir[PATH_MAX]; /* "" = tmpfs inside the container's mount ns (nothing on host) */
-    char cgroup[PATH_MAX];   /* cgroup path as the cgroup module names it, "" = none */
-    uint64_t ns_ino[_NS_MAX]; /* /proc/PID/ns/<type> inodes, 0 = unknown */
+    bool keep_upper;           /* upper dir is persistent (ROOT/containers/NAME) */
+    char upper_dir[PATH_MAX];  /* "" = tmpfs inside the container's mount ns (nothing on host) */
+    char cgroup[PATH_MAX];     /* cgroup path as the cgroup module names it, "" = none */
+    uint64_t ns_ino[_NS_MAX];  /* /proc/PID/ns/<type> inodes, 0 = unknown */
 };
 
 /* Formats s as text into buf (pure). Returns the length, or -ENOSPC. */

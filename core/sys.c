@@ -32,13 +32,13 @@ static long neg(long r)
 }
 
 /* Retries a restartable call on EINTR. */
-#define RETRY(expr)                                                                               \
-    ({                                                                                            \
-        long _r;                                                                                  \
-        do                                                                                        \
-            _r = neg(expr);                                                                       \
-        while (_r == -EINTR);                                                                     \
-        _r;                                                                                       \
+#define RETRY(expr)           \
+    ({                        \
+        long _r;              \
+        do                    \
+            _r = neg(expr);   \
+        while (_r == -EINTR); \
+        _r;                   \
     })
 
 int sys_clone3(struct clone_args *args, size_t size)
@@ -84,8 +84,7 @@ int sys_fsmount(int fd, unsigned int flags, unsigned int attr_flags)
     return (int)RETRY(syscall(SYS_fsmount, fd, flags, attr_flags));
 }
 
-int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to,
-        unsigned int flags)
+int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned int flags)
 {
     return (int)RETRY(syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags));
 }

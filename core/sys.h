@@ -26,8 +26,7 @@ int sys_pivot_root(const char *new_root, const char *put_old);
 int sys_fsopen(const char *fsname, unsigned int flags);
 int sys_fsconfig(int fd, unsigned int cmd, const char *key, const void *value, int aux);
 int sys_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
-int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to,
-        unsigned int flags);
+int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned int flags);
 int sys_open_tree(int dfd, const char *path, unsigned int flags);
 int sys_mount_setattr(int dfd, const char *path, unsigned int flags, struct mount_attr *attr);
 int sys_openat2(int dfd, const char *path, struct open_how *how);
