@@ -22,7 +22,7 @@ T=$T_TMP
 mkdir -p "$T/rootfs"
 make_busybox_rootfs "$T/rootfs" >/dev/null 2>&1
 bash tests/vm/mkinitramfs.sh --mgr "$B/mgr" --kver "$KVER" --busybox --modules "overlay veth bridge" \
-    --hostname mgrt-bench --units tests/vm/guest/units --rootfs "$T/rootfs:/srv/busybox" \
+    --hostname mgrt-bench --units examples/appliance --rootfs "$T/rootfs:/srv/busybox" \
     --add tests/vm/guest/vmtest.sh:/usr/libexec/mgr-vmtest "$T/mgr.cpio" 2>/dev/null
 
 # The floor: busybox as init, mount /proc, print the uptime, power off.
@@ -61,7 +61,7 @@ base=$(median <"$T/base.txt")
 done_s=$(median <"$T/done.txt")
 up=$(median <"$T/up.txt")
 echo "qemu TCG (no KVM), 512 MiB, Debian kernel $KVER, median of $RUNS boots; times from the"
-echo "guest's /proc/uptime (kernel start = 0). Units: tests/vm/guest/units (a bridge network"
+echo "guest's /proc/uptime (kernel start = 0). Units: examples/appliance (a bridge network"
 echo "and two busybox containers, one depending on the other). The initramfs is $(du -h "$T/mgr.cpio" | cut -f1)."
 echo
 echo "| what | median | vs busybox init floor |"

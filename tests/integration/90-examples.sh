@@ -46,6 +46,7 @@ stage() {
 }
 on_fail() { echo "  daemon log:"; tail -n 25 "$T_TMP/daemon.log" 2>/dev/null | sed 's/^/    /'; }
 state_of() { "$MGR" status --json | jq -r --arg n "$1" '.[] | select(.name == $n and .kind == "container") | .state'; }
+is_healthy() { [ "$(health_of "$1")" = healthy ]; }
 health_of() { "$MGR" status --json | jq -r --arg n "$1" '.[] | select(.name == $n and .kind == "container") | .health'; }
 
 case_validate_all() {
@@ -70,7 +71,7 @@ case_hello() {
     page=$(curl -fsS --max-time 2 http://10.89.0.10/)
     assert_contains "$page" "Hello from mgr" || return 1
     assert_eq "$(state_of hello)" running "hello state" || return 1
-    wait_for 20 test "$(health_of hello)" = healthy || fail "hello never healthy" || return 1
+    wait_for 20 is_healthy hello || fail "hello never healthy" || return 1
     wait_for 5 bash -c "'$MGR' logs hello | grep -q 'GET /'" || fail "no access log: $("$MGR" logs hello 2>&1)" || return 1
     assert_eq "$("$MGR" exec hello -- /bin/hostname)" hello "hostname via exec" || return 1
     # A change to a unit is picked up without a restart when it is a live value.

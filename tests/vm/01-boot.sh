@@ -28,7 +28,7 @@ build_initrd() {
     done
     mkdir -p "$T_TMP/rootfs"
     make_busybox_rootfs "$T_TMP/rootfs" >/dev/null 2>&1 || true
-    local units=$HERE/guest/units
+    local units=$HERE/../../examples/appliance
     bash "$HERE/mkinitramfs.sh" --mgr "$MGR" --kver "$KVER" --busybox \
         --modules "overlay veth bridge i6300esb" --hostname mgrt-vm \
         --units "$units" --rootfs "$T_TMP/rootfs:/srv/busybox" "${adds[@]}" "$INITRD"

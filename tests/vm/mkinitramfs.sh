@@ -98,7 +98,7 @@ fi
 # 5. Configuration: hostname, units, PID 1 settings, a minimal passwd/group.
 echo "$HOSTNAME_" >"$ST/etc/hostname"
 if [ -n "$UNITS" ]; then
-    cp -r "$UNITS"/. "$ST/etc/units.d/"
+    for f in "$UNITS"/*.yaml "$UNITS"/*.yml; do [ -f "$f" ] && install -m 0644 "$f" "$ST/etc/units.d/"; done
     chmod -R go-w "$ST/etc/units.d"
 fi
 [ -n "$INIT_YAML" ] && cp "$INIT_YAML" "$ST/etc/mgr/init.yaml"
