@@ -32,7 +32,6 @@
 #include "image.h"
 #include "log.h"
 #include "runtime.h"
-#include "sec.h"
 #include "unit_parse.h"
 #include "util.h"
 
@@ -113,7 +112,6 @@ static void urt_free(struct mgr *m, struct unit_rt *u)
     }
     for (uint32_t i = 0; i < HIST_MAX; i++)
         free(u->hist[i].tail);
-    sec_plan_free(u->sec);
     unit_free(u->unit);
     unit_free(u->next_unit);
     free(u->spec_text);
@@ -386,13 +384,6 @@ static int spawn(struct unit_rt *u, struct err *e)
             return err_wrap(e, "unit '%s': image '%s'", u->name, un->image);
     }
     const struct image_info *img = info ? info : &dir_info;
-    /* The confinement plan (capabilities, compiled seccomp program, rlimits) depends only on
-     * the spec: build it once, not on every restart. */
-    if (!u->sec) {
-        r = sec_prepare(un, &u->sec, e);
-        if (r < 0)
-            return r;
-    }
     int w[2] = {-1, -1};
     r = logs_open(u, w);
     if (r < 0)
@@ -409,7 +400,6 @@ static int spawn(struct unit_rt *u, struct err *e)
             .image_workdir = img->workdir,
             .image_user = img->user,
             .cgm = m->cgm,
-            .sec = u->sec,
             .net = m->net_ok ? &m->net : NULL,
     };
     struct rt_bind binds[1];
@@ -530,7 +520,6 @@ static void finish_remove(struct unit_rt *u)
          * and a failed state). */
         unit_free(u->unit);
         u->unit = TAKE_PTR(u->next_unit);
-        u->sec = sec_plan_free(u->sec);
         u->pending_exit = false;
         uint32_t restarts = u->sv.restarts;
         sv_init(&u->sv, false);

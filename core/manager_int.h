@@ -48,7 +48,6 @@ struct unit_rt {
     struct sv sv;
     struct sv_hc hc;
     struct rt_container *c;
-    struct sec_plan *sec;   /* prepared once per spec (seccomp program etc.), reused by restarts */
     uint64_t started_wall;  /* wall ms of the current run's start */
     uint64_t oom_base;      /* oom_kills of the cgroup at start */
     struct loop_timer *timer;

@@ -27,6 +27,11 @@ depends_on: [mgrtsv-app]"
     assert_contains "$out" "0 changes, 3 unchanged" || return 1
     after=$("$MGR" status --json | jq -c '[.[] | .pid]')
     assert_eq "$after" "$before" "pids after no-op apply" || return 1
+    # Comments, key order and a spelled-out default change no hash: nothing restarts.
+    { echo "# a comment"; grep -v '^stop:' "$MGR_UNITS/mgrtsv-web.yaml"; echo "stop: {timeout: 2s, signal: SIGTERM}"; } >"$CASE_DIR/web.yaml"
+    cat "$CASE_DIR/web.yaml" >"$MGR_UNITS/mgrtsv-web.yaml"
+    out=$("$MGR" apply) || return 1
+    assert_contains "$out" "0 changes, 3 unchanged" "after a cosmetic edit" || return 1
     # Changing one unit replaces only it.
     local dbpid webpid apppid
     dbpid=$(pid_of mgrtsv-db); webpid=$(pid_of mgrtsv-web); apppid=$(pid_of mgrtsv-app)

@@ -121,7 +121,11 @@ case_exec() {
     out=$("$MGR" exec mgrtsv-ex -- /bin/readlink /proc/self/ns/mnt) || return 1
     assert_eq "$out" "$(readlink /proc/$p/ns/mnt)" "mount ns" || return 1
     out=$(echo hi | "$MGR" exec mgrtsv-ex -i -- /bin/cat) || return 1
-    assert_eq "$out" hi "stdin with -i"
+    assert_eq "$out" hi "stdin with -i" || return 1
+    # mgr kill signals the container; the policy (on-failure) restarts it.
+    "$MGR" kill -s KILL mgrtsv-ex || return 1
+    wait_for 5 bash -c "p=\$('$MGR' status mgrtsv-ex --json | jq -r .pid); [ \"\$p\" -gt 0 ] && [ \"\$p\" != $p ]" || return 1
+    assert_eq "$(field mgrtsv-ex .last_exit.reason)" "killed by SIGKILL"
 }
 
 # A network unit and two containers on it: the bridge comes up first, b waits for a to be
