@@ -21,6 +21,9 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <malloc.h>
@@ -1449,6 +1452,23 @@ void mgr_after_change(struct mgr *m)
         shutdown_step(m);
 }
 
+/* Tells a service manager (systemd Type=notify) that we are up: sd_notify's protocol, one
+ * datagram to $NOTIFY_SOCKET ('@' = abstract namespace), without libsystemd. */
+static void notify_service_manager(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path));
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = 0;
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+        log_warn("sd_notify to '%s': %s, ignoring", path, strerror(errno));
+}
+
 /* ---- main ---- */
 
 static int setup(struct mgr *m)
@@ -1570,6 +1590,10 @@ enum mgr_exit manager_run(const struct mgr_opts *o)
         }
     }
 
+    char ready[128];
+    snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%d\nSTATUS=supervising %zu units",
+            (int)getpid(), m->n_units);
+    notify_service_manager(ready);
     r = loop_run(m->loop);
     if (r < 0)
         log_error("event loop: %s", strerror(-r));
