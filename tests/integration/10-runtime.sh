@@ -101,7 +101,17 @@ EOF2
     assert_eq "$(stat -L -c %i /proc/$p2/ns/ipc)" "$(stat -L -c %i /proc/$p1/ns/ipc)" "ipc: container" || rc=1
     assert_eq "$(stat -L -c %i /proc/$p2/ns/pid)" "$(stat -L -c %i /proc/$p1/ns/pid)" "pid: container" || rc=1
     assert_ne "$(stat -L -c %i /proc/$p2/ns/mnt)" "$(stat -L -c %i /proc/$p1/ns/mnt)" "own mnt" || rc=1
-    kill -TERM $m1 $m2; wait $m1 $m2
+    # The other way round: time private, cgroup host.
+    mk mgrt-ns3 <<'EOF2'
+command: ["/payload", "sleep", "20"]
+namespaces: {time: private, cgroup: host}
+EOF2
+    bg mgrt-ns3; local m3=$!
+    wait_for 5 running mgrt-ns3 || rc=1
+    local p3; p3=$(state_pid mgrt-ns3)
+    assert_ne "$(stat -L -c %i /proc/$p3/ns/time)" "$(stat -L -c %i /proc/self/ns/time)" "time: private" || rc=1
+    assert_eq "$(stat -L -c %i /proc/$p3/ns/cgroup)" "$(stat -L -c %i /proc/self/ns/cgroup)" "cgroup: host" || rc=1
+    kill -TERM $m1 $m2 $m3; wait $m1 $m2 $m3
     return $rc
 }
 
