@@ -89,7 +89,10 @@ int image_gc(const char *root_dir, char *const *extra_in_use, uint64_t *ret_free
 /* Mounts an overlay of layers (lowest first) with upper/work (both NULL = read-only overlay)
  * on target. Uses the new mount API with one "lowerdir+" per layer (kernel 6.8+), so the
  * number of layers is not capped by the mount-option page; falls back to mount(2) with a
- * "lowerdir=" option where fsopen/lowerdir+ is absent. Returns 0 or -errno with err set. */
+ * "lowerdir=" option where fsopen/lowerdir+ is absent (-E2BIG when it does not fit). One
+ * layer without upper is bind-mounted. mount_flags: MS_RDONLY, MS_NOSUID, MS_NODEV.
+ * Works in any mount namespace (e.g. in the container's child before pivot_root).
+ * Returns 0 or -errno with err set. */
 int image_overlay_mount(char *const *layers, const char *upper, const char *work,
                         const char *target, unsigned long mount_flags, struct err *err);
 
