@@ -659,6 +659,15 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
                 "unit '%s': namespaces.mnt: host is not supported (the rootfs needs a mount "
                 "namespace of its own)",
                 u->name);
+    /* A missing layer would only show as "mount overlay on /: No such file or directory". */
+    for (size_t i = 0; s->lower_dirs[i]; i++) {
+        struct stat lst;
+        if (stat(s->lower_dirs[i], &lst) < 0)
+            return err_set(err, errno, "unit '%s': image layer '%s'", u->name, s->lower_dirs[i]);
+        if (!S_ISDIR(lst.st_mode))
+            return err_setx(err, ENOTDIR, "unit '%s': image layer '%s': not a directory", u->name,
+                    s->lower_dirs[i]);
+    }
     if (strlen(u->name) > UNIT_NAME_MAX)
         return err_setx(err, EINVAL, "unit '%s': name too long", u->name);
 

@@ -203,7 +203,17 @@ t_exec_error() {
     assert_contains "$out" "No such file or directory" "message has errno"
     mk mgrt-nowd <<<$'command: ["/payload", "pwd"]\nworkdir: /nope'
     out=$(run mgrt-nowd 2>&1)
-    assert_contains "$out" "workdir '/nope': No such file or directory" "bad workdir"
+    assert_contains "$out" "workdir '/nope': No such file or directory" "bad workdir" || return 1
+    unit "$T_TMP/mgrt-nolayer.yaml" <<EOF2
+name: mgrt-nolayer
+image: dir:$T_TMP/no-such-dir
+command: ["/payload", "exit", "0"]
+EOF2
+    out=$("$MGR" run "$T_TMP/mgrt-nolayer.yaml" 2>&1)
+    assert_contains "$out" "image layer '$T_TMP/no-such-dir': No such file or directory" "missing layer" || return 1
+    mk mgrt-nouser <<<$'command: ["/payload", "id"]\nuser: nosuchuser'
+    out=$(run mgrt-nouser 2>&1)
+    assert_contains "$out" "user 'nosuchuser': no such user in the container's /etc/passwd" "unknown user"
 }
 
 t_signals() {
