@@ -894,7 +894,16 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
                 network_up(u);
                 wake_waiters(m);
             } else {
-                sv_init(&u->sv, intent_get(m, u->name));
+                bool stopped = intent_get(m, u->name);
+                /* docker's distinction: at boot, `always` starts even what the user stopped;
+                 * `unless-stopped` (and the others) keep the stop. */
+                if (stopped && m->fresh_run && u->unit->restart.policy == RESTART_ALWAYS) {
+                    log_info("unit '%s': restart policy always: starting at boot despite a stop "
+                             "by the user", u->name);
+                    intent_set(m, u->name, false);
+                    stopped = false;
+                }
+                sv_init(&u->sv, stopped);
                 drive(u, EV_WANT_UP, NULL);
             }
             break;
@@ -1474,6 +1483,10 @@ static void notify_service_manager(const char *msg)
 static int setup(struct mgr *m)
 {
     int r;
+    {
+        _cleanup_free_ char *sv = strdup_printf("%s/sv", m->o.run);
+        m->fresh_run = sv && access(sv, F_OK) < 0;
+    }
     if (mkdir_p(m->o.run, 0700) < 0 || mkdir_p(m->o.root, 0700) < 0) {
         log_error("create state directories '%s', '%s': %s", m->o.run, m->o.root,
                 strerror(errno));

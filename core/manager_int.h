@@ -87,6 +87,7 @@ struct mgr {
     enum mgr_exit exit;
     bool shutting_down;
     bool units_is_source; /* the last apply came from the units dir: inotify re-applies */
+    bool fresh_run;       /* RUN had no records at start: a boot, not a daemon restart */
     uint64_t boot_id_hash;
 };
 

@@ -168,7 +168,19 @@ restart: {policy: always, delay: 50ms}"
     sleep 0.3
     assert_eq "$(field mgrtsv-stop .state)" stopped "after daemon restart" || return 1
     "$MGR" start mgrtsv-stop || return 1
-    wait_for 5 running mgrtsv-stop
+    wait_for 5 running mgrtsv-stop || return 1
+    # A reboot (fresh --run, the intent persists under --root): `always` starts anyway (as
+    # docker does), `unless-stopped` keeps the stop.
+    u mgrtsv-us "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+restart: {policy: unless-stopped}"
+    "$MGR" apply >/dev/null || return 1
+    "$MGR" stop mgrtsv-stop || return 1
+    "$MGR" stop mgrtsv-us || return 1
+    stop_daemon
+    rm -rf "${MGR_RUN:?}"/*
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-stop || { fail "always: not started at boot"; return 1; }
+    assert_eq "$(field mgrtsv-us .state)" stopped "unless-stopped at boot"
 }
 
 case_live_update_memory() {
