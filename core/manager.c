@@ -132,16 +132,17 @@ static char *record_path(struct mgr *m, const char *name)
 
 static json_t *exit_json(const struct sv_exit *e)
 {
-    return json_pack("{s:i,s:i,s:b,s:b,s:b}", "code", e->code, "signal", e->signal, "oom",
-            e->oom, "unhealthy", e->unhealthy, "unknown", e->unknown);
+    return json_pack("{s:i,s:i,s:b,s:b,s:b,s:b}", "code", e->code, "signal", e->signal, "oom",
+            e->oom, "unhealthy", e->unhealthy, "unknown", e->unknown, "start_failed",
+            e->start_failed);
 }
 
 static void exit_from_json(json_t *j, struct sv_exit *e)
 {
-    int code = -1, sig = 0, oom = 0, unh = 0, unk = 0;
-    json_unpack(j, "{s?i,s?i,s?b,s?b,s?b}", "code", &code, "signal", &sig, "oom", &oom,
-            "unhealthy", &unh, "unknown", &unk);
-    *e = (struct sv_exit){code, sig, oom, unh, unk};
+    int code = -1, sig = 0, oom = 0, unh = 0, unk = 0, sf = 0;
+    json_unpack(j, "{s?i,s?i,s?b,s?b,s?b,s?b}", "code", &code, "signal", &sig, "oom", &oom,
+            "unhealthy", &unh, "unknown", &unk, "start_failed", &sf);
+    *e = (struct sv_exit){code, sig, oom, unh, unk, sf};
 }
 
 static void record_write(struct unit_rt *u)
@@ -344,8 +345,10 @@ static void arm(struct unit_rt *u, uint64_t at)
 
 static const char *exit_reason(const struct sv_exit *e, char *buf, size_t len)
 {
-    if (e->oom)
-        snprintf(buf, len, "OOM killed%s", e->signal ? "" : "");
+    if (e->start_failed)
+        snprintf(buf, len, "start failed");
+    else if (e->oom)
+        snprintf(buf, len, "OOM killed");
     else if (e->unhealthy)
         snprintf(buf, len, "unhealthy");
     else if (e->unknown)
@@ -583,7 +586,7 @@ static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
             log_error("%s", e.msg);
             u->last_error = strdup(e.msg);
             logs_note(u, "start failed: %s", e.msg);
-            struct sv_exit fx = {.code = 127};
+            struct sv_exit fx = {.code = 127, .start_failed = true};
             record_death(u, &fx);
             drive(u, EV_SPAWN_FAILED, NULL);
             return;

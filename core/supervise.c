@@ -234,7 +234,7 @@ struct sv_output sv_step(struct sv *s, const struct unit *u, const struct sv_inp
     case D_EXIT: {
         struct sv_input in2 = *in;
         if (in->ev == EV_SPAWN_FAILED)
-            in2.exit = (struct sv_exit){.code = 127};
+            in2.exit = (struct sv_exit){.code = 127, .start_failed = true};
         return decide_exit(s, u, &in2);
     }
     case D_STOPPED: {

@@ -58,6 +58,7 @@ struct sv_exit {
     bool oom;      /* the cgroup recorded an OOM kill */
     bool unhealthy; /* killed because of failed health checks */
     bool unknown;  /* died while no daemon ran: status lost */
+    bool start_failed; /* never ran: the start itself failed (image, spawn, exec) */
 };
 
 #define SV_BURST_MAX 64

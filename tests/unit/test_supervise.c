@@ -246,6 +246,7 @@ static int test_unhealthy_and_remove(void)
     o = ev(&s, &u, EV_SPAWN_FAILED, 0);
     CHECK_INT(o.act, SVA_ARM_RESTART);
     CHECK_INT(s.last_exit.code, 127);
+    CHECK(s.last_exit.start_failed);
     return 0;
 }
 
