@@ -72,7 +72,7 @@ case_hello() {
     assert_contains "$page" "Hello from mgr" || return 1
     assert_eq "$(state_of hello)" running "hello state" || return 1
     wait_for 20 is_healthy hello || fail "hello never healthy" || return 1
-    wait_for 5 bash -c "'$MGR' logs hello | grep -q 'GET /'" || fail "no access log: $("$MGR" logs hello 2>&1)" || return 1
+    wait_for 5 bash -c "'$MGR' logs hello | grep -q 'response:200'" || fail "no access log: $("$MGR" logs hello 2>&1)" || return 1
     assert_eq "$("$MGR" exec hello -- /bin/hostname)" hello "hostname via exec" || return 1
     # A change to a unit is picked up without a restart when it is a live value.
     local pid1 pid2
