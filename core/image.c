@@ -1805,6 +1805,6 @@ int image_overlay_mount(char *const *layers, const char *upper, const char *work
                         "kernel lacks lowerdir+",
                         target, n);
     if (mount("overlay", target, "overlay", mount_flags, opt) < 0)
-        return err_set(err, errno, "mount overlay on '%s'", target);
+        return err_set(err, errno, "mount(2) on '%s'", target);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 
 #include "err.h"
+#include "image.h"
 #include "runtime.h"
 #include "sys.h"
 #include "unit.h"
@@ -439,60 +440,17 @@ static int do_readonly(int rootfd, const struct rootfs_op *op, struct err *err)
     return 0;
 }
 
-/* Appends s to buf at *o, escaping the overlay option separators. */
-static int put_escaped(char *buf, size_t len, size_t *o, const char *s)
-{
-    for (; *s; s++) {
-        if (strchr(",:\\", *s)) {
-            if (*o + 1 >= len)
-                return -E2BIG;
-            buf[(*o)++] = '\\';
-        }
-        if (*o + 1 >= len)
-            return -E2BIG;
-        buf[(*o)++] = *s;
-    }
-    buf[*o] = 0;
-    return 0;
-}
-
-static int put_str(char *buf, size_t len, size_t *o, const char *s)
-{
-    size_t l = strlen(s);
-    if (*o + l + 1 >= len)
-        return -E2BIG;
-    memcpy(buf + *o, s, l + 1);
-    *o += l;
-    return 0;
-}
-
+/* The overlay root. image_overlay_mount() passes the layers one "lowerdir+" at a time (new
+ * mount API), so the number of layers is not capped by the one-page "lowerdir=" option; it
+ * falls back to mount(2) on kernels without it. We run in the container's mount namespace
+ * (after clone), which the detached fsmount() + move_mount() respects. */
 static int mount_overlay(const char *dir, char *const *lower, const char *upper, const char *work,
                          struct err *err)
 {
-    /* Overlay wants the top layer first; ours come lowest first. */
-    char data[4096];
-    size_t o = 0, n = strv_len(lower);
-    int r = put_str(data, sizeof(data), &o, "lowerdir=");
-    for (size_t i = n; r == 0 && i > 0; i--) {
-        if (i != n)
-            r = put_str(data, sizeof(data), &o, ":");
-        if (r == 0)
-            r = put_escaped(data, sizeof(data), &o, lower[i - 1]);
-    }
-    if (r == 0)
-        r = put_str(data, sizeof(data), &o, ",upperdir=");
-    if (r == 0)
-        r = put_escaped(data, sizeof(data), &o, upper);
-    if (r == 0)
-        r = put_str(data, sizeof(data), &o, ",workdir=");
-    if (r == 0)
-        r = put_escaped(data, sizeof(data), &o, work);
-    if (r < 0)
-        return err_setx(err, E2BIG, "mount overlay on /: too many or too long layer paths");
-    if (n == 0)
+    if (strv_len(lower) == 0)
         return err_setx(err, EINVAL, "mount overlay on /: no layers");
-    if (mount("overlay", dir, "overlay", 0, data) < 0)
-        return err_set(err, errno, "mount overlay on /");
+    if (image_overlay_mount(lower, upper, work, dir, 0, err) < 0)
+        return err_wrap(err, "mount overlay on /");
     return 0;
 }
 

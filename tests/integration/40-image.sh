@@ -583,6 +583,62 @@ PY
     assert_eq "$i2" "$base" "inode in container 2" || return 1
 }
 
+# make_many_layer_oci LAYOUT N: an OCI layout written directly (umoci cannot cheaply stack this
+# many): a busybox bottom layer with /bottom, N-2 layers each adding /layers/I, and a top layer
+# adding /top; gzip blobs, diff_ids in the config.
+make_many_layer_oci() {
+    local oci=$1 n=$2 src=$W/many-src
+    make_busybox_rootfs "$src/0"
+    echo bottom >"$src/0/bottom"
+    for i in $(seq 1 $((n - 2))); do mkdir -p "$src/$i/layers" && echo "$i" >"$src/$i/layers/$i"; done
+    mkdir -p "$src/$((n - 1))" && echo top >"$src/$((n - 1))/top"
+    for i in $(seq 0 $((n - 1))); do tar -C "$src/$i" --numeric-owner -cf "$src/$i.tar" . || return 1; done
+    python3 - "$oci" "$src" "$n" <<'PY'
+import gzip, hashlib, json, os, sys
+oci, src, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(oci + "/blobs/sha256")
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    open("%s/blobs/sha256/%s" % (oci, d), "wb").write(data)
+    return "sha256:" + d, len(data)
+layers, diff_ids = [], []
+for i in range(n):
+    raw = open("%s/%d.tar" % (src, i), "rb").read()
+    diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+    d, size = blob(gzip.compress(raw, 1))
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": size})
+cfg = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+       "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+cd, cs = blob(json.dumps(cfg).encode())
+man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+       "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+       "layers": layers}
+md, ms = blob(json.dumps(man).encode())
+open(oci + "/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "many"}}]},
+    open(oci + "/index.json", "w"))
+PY
+}
+
+# More layers than one "lowerdir=" option page can name (issue 4): the runtime's overlay root
+# must still mount, with the bottom layer and the top layer both visible.
+t_many_layers() {
+    export MGR_ROOT=$T_TMP/root-many MGR_RUN=$T_TMP/run-many
+    mkdir -p "$MGR_RUN"
+    make_many_layer_oci "$W/many" 84 || return 1
+    "$MGR" image import "oci:$W/many:many" --name mgrt-many >/dev/null || return 1
+    local len
+    len=$("$MGR" image inspect mgrt-many | python3 -c 'import json,sys; d=json.load(sys.stdin)["layer_dirs"]; print(len(d), len(":".join(d)))')
+    assert_eq "${len% *}" 84 "layers in the image" || return 1
+    [ "${len#* }" -gt 4096 ] || fail "layer paths ($len) fit in one page: the case tests nothing" || return 1
+    printf 'name: mgrt-many\nimage: oci:%s:many\nuser: "0"\ncommand: ["/bin/busybox", "sh", "-c", "cat /bottom /layers/1 /layers/82 /top; ls /layers | wc -l"]\n' "$W/many" >"$MGR_UNITS/mgrt-many.yaml"
+    local out
+    out=$(timeout 30 "$MGR" run "$MGR_UNITS/mgrt-many.yaml" 2>"$W/many.err") ||
+        fail "mgr run of an 84-layer image failed: $(cat "$W/many.err")" || return 1
+    assert_eq "$(echo $out)" "bottom 1 82 top 82" "files from the bottom, middle and top layers" || return 1
+}
+
 tcase oci_matches_umoci t_oci_matches_umoci
 tcase container_sees_image t_container_sees_image
 tcase umask_independent t_umask_independent
@@ -602,4 +658,5 @@ tcase prepare_reuses t_prepare_reuses
 tcase killed_import t_killed_import
 tcase concurrent_imports t_concurrent_imports
 tcase progress_on_tty t_progress_on_tty
+tcase many_layers t_many_layers
 finish
