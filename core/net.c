@@ -35,6 +35,7 @@
 
 #include "ipam.h"
 #include "log.h"
+#include "unit_parse.h"
 #include "util.h"
 
 #define MGR_ALIAS_PREFIX "mgr:network:"
@@ -145,12 +146,8 @@ void net_bridge_name(const struct unit *netunit, char ret[IFNAMSIZ])
         snprintf(ret, IFNAMSIZ, "%s", netunit->bridge);
         return;
     }
-    if (strlen("mgr-") + strlen(netunit->name) < IFNAMSIZ) {
-        snprintf(ret, IFNAMSIZ, "mgr-%s", netunit->name);
-        return;
-    }
-    snprintf(ret, IFNAMSIZ, "mgr-%.6s-%04x", netunit->name,
-             (unsigned)(fnv1a(2166136261u, netunit->name) & 0xffff));
+    /* The parser fills `bridge:` with this default; units built in code may not. */
+    unit_default_bridge(netunit->name, ret);
 }
 
 void net_veth_name(const char *container, const char *network, unsigned attempt, char ret[IFNAMSIZ])

@@ -1705,6 +1705,22 @@ static bool valid_ifname(const char *s)
     return true;
 }
 
+void unit_default_bridge(const char *name, char ret[16])
+{
+    /* IFNAMSIZ is 16 with the NUL. A plain truncation would give two long names that share a
+     * prefix the same bridge; the hash of the whole name keeps them apart. */
+    if (strlen("mgr-") + strlen(name) < 16) {
+        snprintf(ret, 16, "mgr-%s", name);
+        return;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = name; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 16777619u;
+    }
+    snprintf(ret, 16, "mgr-%.6s-%04x", name, (unsigned)(h & 0xffff));
+}
+
 static void parse_network_unit(struct pctx *c, const struct ynode *root)
 {
     struct unit *u = c->u;
@@ -1762,8 +1778,9 @@ static void parse_network_unit(struct pctx *c, const struct ynode *root)
         u->gateway.s_addr = htonl(ntohl(u->subnet.s_addr) + 1);
     }
     if (!u->bridge && u->name) {
-        /* IFNAMSIZ is 16 with the NUL: "mgr-" + at most 11 characters of the name. */
-        u->bridge = strdup_printf("mgr-%.11s", u->name);
+        char br[16];
+        unit_default_bridge(u->name, br);
+        u->bridge = strdup(br);
         if (!u->bridge)
             c->oom = true;
     }

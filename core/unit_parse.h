@@ -80,6 +80,9 @@ int unit_hash(const struct unit *u, char out[65]);
 /* Canonical upper-case capability name without "CAP_" for s (any case, with or without CAP_;
  * "ALL" accepted), or NULL when unknown. Static storage. */
 const char *unit_cap_canonical(const char *s);
+/* Default bridge of network NAME: "mgr-NAME" when it fits IFNAMSIZ (15 characters), else
+ * "mgr-" + first 6 characters + "-" + 4 hex digits of a hash of the whole name. */
+void unit_default_bridge(const char *name, char ret[16]);
 /* Signal number for "SIGTERM"/"TERM"/"term"/"15", or -1. */
 int unit_signal_parse(const char *s);
 /* "SIGTERM" for 15, or NULL. */

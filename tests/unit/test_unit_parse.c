@@ -452,6 +452,44 @@ static int test_set_checks(void)
     return 0;
 }
 
+/* Default bridges: "mgr-NAME" when it fits IFNAMSIZ, else a prefix and a hash of the whole
+ * name, so that two long names sharing their first characters get different bridges. */
+static int test_bridge_names(void)
+{
+    char a[16], b[16];
+    unit_default_bridge("backend", a);
+    CHECK_STR(a, "mgr-backend");
+    unit_default_bridge("abcdefghijk", a); /* 4 + 11 = 15: fits */
+    CHECK_STR(a, "mgr-abcdefghijk");
+    unit_default_bridge("abcdefghijkl", a);
+    CHECK_INT(strlen(a), 15);
+    CHECK(strncmp(a, "mgr-abcdef-", 11) == 0);
+
+    struct unit *n1 = mk("frontend-network-one.yaml", "kind: network\nsubnet: 10.1.0.0/24\n");
+    struct unit *n2 = mk("frontend-network-two.yaml", "kind: network\nsubnet: 10.2.0.0/24\n");
+    CHECK(n1 && n2);
+    CHECK(strlen(n1->bridge) < 16 && strlen(n2->bridge) < 16);
+    CHECK(strncmp(n1->bridge, "mgr-fronte-", 11) == 0);
+    CHECK(strcmp(n1->bridge, n2->bridge) != 0);
+    unit_default_bridge("frontend-network-two", b);
+    CHECK_STR(n2->bridge, b);
+
+    /* A bridge named like another network's default is a duplicate bridge of the set. */
+    struct unit *n3 = mk("web.yaml", "kind: network\nsubnet: 10.3.0.0/24\n");
+    struct unit *n4 = mk("other.yaml", "kind: network\nsubnet: 10.4.0.0/24\nbridge: mgr-web\n");
+    CHECK(n3 && n4);
+    struct unit *v[] = {n1, n2, n3, n4};
+    struct unit_set set = {.units = v, .n = ARRAY_SIZE(v)};
+    struct diags d = {0};
+    CHECK_INT(unit_check_set(&set, &d), -EINVAL);
+    CHECK_INT(d.n, 1);
+    CHECK_STR(d.v[0].msg, "bridge 'mgr-web' is also used by network 'web' (web.yaml)");
+    diags_clear(&d);
+    for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+        unit_free(v[i]);
+    return 0;
+}
+
 static int write_file(const char *dir, const char *name, const char *s, int mode)
 {
     char p[512];
@@ -693,6 +731,7 @@ int main(void)
     RUN(test_caps_and_signals);
     RUN(test_hash_stability);
     RUN(test_set_checks);
+    RUN(test_bridge_names);
     RUN(test_load_dir);
     RUN(test_hostile);
     RUN(test_yaml_test_suite);
