@@ -715,6 +715,13 @@ int net_wire(struct net_ctx *ctx, const struct unit *c, const struct unit_set *u
             err_set(err, -r, "network '%s': look up bridge '%s'", nu->name, brname);
             goto undo_veths;
         }
+        /* `bridge: lo` or any other existing non-bridge: enslaving to it would only fail
+         * as "create veth: Invalid argument" */
+        if (!link_is_bridge(br)) {
+            r = err_setx(err, EEXIST, "network '%s': interface '%s' exists and is not a bridge",
+                         nu->name, brname);
+            goto undo_veths;
+        }
         snprintf(peer, sizeof(peer), "eth%zu", i);
         r = veth_create(ctx, c->name, nu->name, rtnl_link_get_ifindex(br), rtnl_link_get_mtu(br),
                         netns_fd, peer, hosts[made], err);
@@ -761,7 +768,18 @@ int net_lo_up(int netns_fd, struct err *err)
     return lo_up_in(self, netns_fd, err);
 }
 
-int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct err *err)
+/* net_setup's messages name the unit exactly once: most steps below do it themselves. */
+static int name_unit(struct err *err, const struct unit *c, int r)
+{
+    char pfx[UNIT_NAME_MAX + 16];
+    snprintf(pfx, sizeof(pfx), "unit '%s'", c->name);
+    if (err && strncmp(err->msg, pfx, strlen(pfx)) != 0)
+        return err_wrap(err, "%s", pfx);
+    return r;
+}
+
+static int net_setup_steps(struct net_ctx *ctx, const struct unit *c, int netns_fd,
+                           struct err *err)
 {
     struct in_addr addrs[8];
     int r;
@@ -795,6 +813,12 @@ int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct er
     if (ctx->state_dir)
         return net_hosts_write(ctx->state_dir, c, ctx->units, err);
     return 0;
+}
+
+int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct err *err)
+{
+    int r = net_setup_steps(ctx, c, netns_fd, err);
+    return r < 0 ? name_unit(err, c, r) : r;
 }
 
 int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_hosts,

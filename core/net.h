@@ -112,7 +112,8 @@ int net_unwire(const char *state_dir, const char *container, const struct unit_s
 /* The runtime's one call, from the parent after clone while the child waits, with the
  * child's /proc/PID/ns/net fd. By c->ns[NS_NET].mode: private with networks -> leases,
  * net_wire and hosts files; private without networks and none -> lo up and hosts files;
- * host and container:NAME -> nothing. Needs ctx->state_dir and ctx->units. */
+ * host and container:NAME -> nothing. Needs ctx->state_dir and ctx->units. Every error
+ * message starts with "unit 'NAME': " (callers do not add it again). */
 int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct err *err);
 /* Files the runtime bind-mounts over /etc/hosts and /etc/resolv.conf (caller frees), or both
  * NULL when none (net: host keeps the host's files; container:NAME gets NAME's if NAME has

@@ -451,7 +451,7 @@ static int parent_main(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct 
             return err_set(err, errno, "unit '%s': open %s", s->unit->name, p);
         r = net_setup(s->net, s->unit, nfd, err);
         if (r < 0)
-            return err_wrap(err, "unit '%s'", s->unit->name);
+            return r; /* its messages name the unit already */
     }
     if (s->parent_hook) {
         r = s->parent_hook(pid, pidfd, s->hook_data, err);

@@ -193,10 +193,37 @@ EOF
     assert_eq "$(ls "$MGR_RUN/containers" 2>/dev/null | wc -l)" 0 "container state left" || return 1
 }
 
+# `bridge: lo` names an interface that exists and is not a bridge: refused with that reason
+# (not "create veth: Invalid argument"), the unit named once, lo left as it was.
+t_not_a_bridge() {
+    unit "$MGR_UNITS/${P}n3.yaml" <<EOF
+kind: network
+name: ${P}n3
+bridge: lo
+subnet: 10.243.0.0/24
+EOF
+    mk ${P}l <<EOF
+command: ["/bin/true"]
+networks: [${P}n3]
+EOF
+    local out rc=0 lo0
+    lo0=$(ip -o addr show dev lo)
+    out=$("$MGR" run "$T_TMP/${P}l.yaml" 2>&1) && { fail "a network on lo accepted"; rc=1; }
+    assert_contains "$out" "interface 'lo' exists and is not a bridge" || rc=1
+    assert_eq "$(grep -o "unit '${P}l'" <<<"$out" | wc -l)" 1 "times the unit is named in: $out" || rc=1
+    assert_eq "$(ip -o addr show dev lo)" "$lo0" "lo's addresses" || rc=1
+    [ -z "$(ip -o link show master lo 2>/dev/null)" ] || { fail "something enslaved to lo"; rc=1; }
+    [ ! -s "$MGR_ROOT/net/leases/${P}n3" ] || { fail "lease left: $(cat "$MGR_ROOT/net/leases/${P}n3")"; rc=1; }
+    assert_eq "$(ls "$MGR_RUN/containers" 2>/dev/null | wc -l)" 0 "container state left" || rc=1
+    rm -f "$MGR_UNITS/${P}n3.yaml"
+    return $rc
+}
+
 tcase same-network-address-and-name t_same_network
 tcase networks-isolated t_isolation
 tcase net-none-only-lo t_none_and_private_only_lo
 tcase container-net-shared t_container_shares
 tcase static-address-and-refusals t_static_and_refusals
 tcase hundred-cycles-leave-nothing t_cycles_leave_nothing
+tcase bridge-not-a-bridge t_not_a_bridge
 finish
