@@ -65,7 +65,8 @@ static void probe_done(struct unit_rt *u, bool ok, const char *why)
     if (u->hc.state != before) {
         log_info("unit '%s': %s%s%s", u->name, sv_health_name(u->hc.state), ok ? "" : ": ",
                 ok ? "" : why);
-        logs_note(u, "health: %s%s%s", sv_health_name(u->hc.state), ok ? "" : " (", ok ? "" : why);
+        logs_note(u, "health: %s%s%s%s", sv_health_name(u->hc.state), ok ? "" : " (",
+                ok ? "" : why, ok ? "" : ")");
         mgr_emit(u->m, u, "health", why);
         api_poll_pending(u->m);
     }
