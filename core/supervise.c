@@ -311,3 +311,9 @@ void sv_hc_ready(struct sv_hc *h)
     h->fails = 0;
     h->state = HEALTH_STATE_HEALTHY;
 }
+
+void sv_hc_stop(struct sv_hc *h)
+{
+    h->fails = 0;
+    h->state = HEALTH_STATE_NONE;
+}

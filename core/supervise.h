@@ -117,4 +117,7 @@ void sv_hc_start(struct sv_hc *h, const struct health_spec *hs, uint64_t now_ms)
 bool sv_hc_result(struct sv_hc *h, const struct health_spec *hs, bool ok, uint64_t now_ms);
 /* sd_notify READY=1 */
 void sv_hc_ready(struct sv_hc *h);
+/* The container is gone (stopped, exited, failed): no health until the next start, so status
+ * never shows a stale "healthy". */
+void sv_hc_stop(struct sv_hc *h);
 const char *sv_health_name(enum sv_health h);

@@ -268,6 +268,9 @@ static int test_health(void)
     sv_hc_start(&h, &hs, 0);
     sv_hc_ready(&h);
     CHECK_INT(h.state, HEALTH_STATE_HEALTHY);
+    sv_hc_stop(&h); /* container gone: no stale "healthy" */
+    CHECK_INT(h.state, HEALTH_STATE_NONE);
+    CHECK_INT(h.fails, 0);
     struct health_spec none = {.kind = HEALTH_NONE};
     sv_hc_start(&h, &none, 0);
     CHECK_INT(h.state, HEALTH_STATE_NONE);
