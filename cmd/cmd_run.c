@@ -97,7 +97,6 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
     int sfd = -1;
     int r;
 
-    /* Image -> layers. dir:DIR is used in place, with no image config. */
     struct rt_spec spec = {
             .unit = u,
             .root_dir = ctx->root,
@@ -107,6 +106,29 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
             .die_with_parent = true,
             .kill_orphan = true,
     };
+    /* cgroup: every container gets its own group when the host has cgroups at all. */
+    if (no_cgroup) {
+        if (u->res.mem_max != UNIT_UNSET || u->res.pids_max != UNIT_UNSET ||
+            u->res.cpu_max_milli != UNIT_UNSET || u->res.cpus) {
+            log_error("unit '%s': --no-cgroup: the unit sets resource limits", u->name);
+            goto out;
+        }
+        r = 0;
+    } else
+        r = cg_manager_open(NULL, &cgm, &err);
+    if (r < 0) {
+        log_warn("unit '%s': %s: running without a cgroup", u->name, err.msg);
+        err_clear(&err);
+        cgm = NULL;
+    }
+    spec.cgm = cgm;
+    /* A limit this host cannot enforce refuses the run before anything is made. */
+    if (cgm && cg_check_unit(cgm, u, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+
+    /* Image -> layers. dir:DIR is used in place, with no image config. */
     if (!u->image) {
         log_error("unit '%s': no image", u->name);
         goto out;
@@ -127,23 +149,6 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
         spec.image_workdir = img->workdir;
         spec.image_user = img->user;
     }
-
-    /* cgroup: every container gets its own group when the host has cgroups at all. */
-    if (no_cgroup) {
-        if (u->res.mem_max != UNIT_UNSET || u->res.pids_max != UNIT_UNSET ||
-            u->res.cpu_max_milli != UNIT_UNSET || u->res.cpus) {
-            log_error("unit '%s': --no-cgroup: the unit sets resource limits", u->name);
-            goto out;
-        }
-        r = 0;
-    } else
-        r = cg_manager_open(NULL, &cgm, &err);
-    if (r < 0) {
-        log_warn("unit '%s': %s: running without a cgroup", u->name, err.msg);
-        err_clear(&err);
-        cgm = NULL;
-    }
-    spec.cgm = cgm;
 
     /* Networks: only when the unit joins some (network units come from --units). */
     if (u->n_networks > 0) {

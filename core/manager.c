@@ -473,6 +473,7 @@ static void reap(struct unit_rt *u, struct sv_exit *ex)
     if (c->pidfd >= 0)
         loop_del(m->loop, c->pidfd);
     health_cancel(u);
+    sv_hc_stop(&u->hc);
     logs_close(u);
     struct err e = {0};
     if (rt_destroy(c, &e) < 0)
@@ -749,6 +750,40 @@ struct desired {
     size_t n_deps;
 };
 
+/* Every resource key this host's cgroups cannot enforce becomes an error of the unit's file,
+ * at the key's position: such a unit is refused like an invalid one (never started to fail
+ * in a restart loop). Reads the host, changes nothing. */
+static void check_host_limits(struct mgr *m, const struct unit_set *set, struct diags *d)
+{
+    if (!m->cgm)
+        return;
+    for (size_t i = 0; i < set->n; i++) {
+        const struct unit *u = set->units[i];
+        if (u->kind != UNIT_CONTAINER)
+            continue;
+        _cleanup_free_ char *all = NULL;
+        struct err e = {0};
+        if (cg_check_resources(m->cgm, &u->res, &all, &e) >= 0)
+            continue;
+        if (!all) {
+            diags_add(d, u->path, 0, 0, "unit '%s': %s", u->name, e.msg);
+            continue;
+        }
+        char *save = NULL;
+        for (char *line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char *sep = strstr(line, ": ");
+            if (!sep) {
+                diags_add(d, u->path, 0, 0, "unit '%s': %s", u->name, line);
+                continue;
+            }
+            *sep = '\0';
+            struct unit_pos pos = unit_pos_of(u, line);
+            diags_add(d, u->path, pos.line, pos.col,
+                    "unit '%s': %s: this host cannot enforce it: %s", u->name, line, sep + 2);
+        }
+    }
+}
+
 int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, json_t **ret_resp)
 {
     struct diags d = {0};
@@ -758,6 +793,8 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
         r = unit_load_dir(m->o.units, &set, &d);
     else
         r = unit_load_paths(paths, n_paths, &set, &d);
+    if (r >= 0 && diags_count(&d) == 0)
+        check_host_limits(m, &set, &d);
     if (r < 0 || diags_count(&d) > 0) {
         diags_sort(&d);
         json_t *errs = json_array();
@@ -1351,6 +1388,27 @@ static void adopt_all(struct mgr *m)
 
 static void stop_all_ordered(struct mgr *m);
 
+/* Leftover cgroups of containers no record knows (mgr crashed with its --run lost, or a
+ * teardown failed) are removed at start, but only where the parent is surely ours alone: as
+ * PID 1, or under a parent named with --cgroup-parent / $MGR_CGROUP_PARENT. Under the shared
+ * default parent ("mgr") other daemons with other --run dirs keep their containers. */
+static void reclaim_cgroups(struct mgr *m)
+{
+    const char *parent = getenv("MGR_CGROUP_PARENT");
+    if (!m->cgm || !(m->o.pid1 || (parent && *parent)))
+        return;
+    _cleanup_strv_ char **keep = NULL;
+    for (struct unit_rt *u = m->units; u; u = u->next)
+        if (u->c && strv_push(&keep, u->name) < 0)
+            return; /* out of memory: keep everything */
+    struct err e = {0};
+    int r = cg_reclaim(m->cgm, (const char *const *)keep, &e);
+    if (r < 0)
+        log_warn("cgroup leftovers: %s", e.msg);
+    else if (r > 0)
+        log_info("removed %d leftover cgroup%s of unknown containers", r, r == 1 ? "" : "s");
+}
+
 static void on_debounce(struct loop *l, struct loop_timer *t, void *data)
 {
     struct mgr *m = data;
@@ -1560,6 +1618,7 @@ enum mgr_exit manager_run(const struct mgr_opts *o)
 
     adopt_all(m);
     reattach_fds(m);
+    reclaim_cgroups(m);
     for (struct unit_rt *u = m->units; u; u = u->next)
         if (u->c) {
             reopen_pipes(u);
