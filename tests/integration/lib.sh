@@ -8,6 +8,9 @@ case $B in /*) ;; *) B="$TOP/$B" ;; esac
 MGR="$B/mgr"
 PAYLOAD="$B/tests/payload"
 T_PASSED=0 T_FAILED=0 T_SKIPPED=0
+# Debian's python3 has the modules `make deps` installs (python3-yaml, python3-jsonschema);
+# a python3 earlier in PATH (pyenv and the like) may not.
+if [ -x /usr/bin/python3 ]; then python3() { /usr/bin/python3 "$@"; }; export -f python3; fi
 T_CLEANUPS=()
 
 # Scratch space for this test file; removed at exit (after registered cleanups).
