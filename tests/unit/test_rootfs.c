@@ -1,8 +1,16 @@
-/* Pure mount plan (rootfs_plan) and path normalisation; no root, no mounts. */
+/* Pure mount plan (rootfs_plan) and path normalisation; no root, no mounts. One case needs
+ * root (rootfs_pivot's fallback, in a private mount namespace of a child) and skips without. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 #include "err.h"
@@ -10,6 +18,7 @@
 #include "runtime.h"
 #include "state.h"
 #include "unit.h"
+#include "util.h"
 
 static struct unit base_unit(void)
 {
@@ -194,6 +203,77 @@ static int test_exit_code(void)
     return 0;
 }
 
+/* In the forked child, in its own mount namespace: a tmpfs at tmp, chroot into tmp/outer (a
+ * plain directory, so the current root is not a mount point and pivot_root fails with EINVAL,
+ * as it does on an initramfs root), a new root mounted at /new. Returns the exit code. */
+static int pivot_fallback_child(const char *tmp)
+{
+    char p[512];
+    struct err e = {0};
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return 10;
+    if (mount("tmpfs", tmp, "tmpfs", 0, "mode=0755") < 0)
+        return 11;
+    snprintf(p, sizeof(p), "%s/outer/new", tmp);
+    if (mkdir_p(p, 0755) < 0 || mount("tmpfs", p, "tmpfs", 0, "mode=0755") < 0)
+        return 12;
+    snprintf(p, sizeof(p), "%s/outer/new/marker", tmp);
+    int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return 13;
+    close(fd);
+    snprintf(p, sizeof(p), "%s/outer/old-root-file", tmp);
+    fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return 13;
+    close(fd);
+    snprintf(p, sizeof(p), "%s/outer", tmp);
+    if (chroot(p) < 0 || chdir("/") < 0)
+        return 14;
+    /* the precondition: pivot_root really refuses here (checked in a throw-away namespace) */
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) < 0 || chdir("/new") < 0)
+            _exit(1);
+        _exit(syscall(SYS_pivot_root, ".", ".") < 0 && errno == EINVAL ? 0 : 2);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 15;
+    if (rootfs_pivot("/new", true, &e) < 0) {
+        fprintf(stderr, "  rootfs_pivot: %s\n", e.msg);
+        return 16;
+    }
+    struct stat root, dotdot;
+    if (access("/marker", F_OK) < 0 || access("/old-root-file", F_OK) == 0)
+        return 17; /* not in the new root */
+    if (stat("/", &root) < 0 || stat("/..", &dotdot) < 0 || root.st_ino != dotdot.st_ino ||
+        root.st_dev != dotdot.st_dev)
+        return 18; /* the old root is reachable above the new one */
+    if (open("/w", O_CREAT | O_WRONLY | O_CLOEXEC, 0644) >= 0 || errno != EROFS)
+        return 19; /* readonly_root not applied */
+    return 0;
+}
+
+/* rootfs_pivot where pivot_root fails with EINVAL (initramfs root, issue 9): the MS_MOVE +
+ * chroot fallback must still land in the new root, read-only when asked. */
+static int test_pivot_fallback(void)
+{
+    if (geteuid() != 0)
+        SKIP("needs root (mount namespace, tmpfs, chroot)");
+    char tmp[] = "/tmp/mgrt-pivot.XXXXXX";
+    CHECK(mkdtemp(tmp));
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(pivot_fallback_child(tmp));
+    int st = 0;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+    rmdir(tmp); /* the mounts were only in the child's namespace */
+    CHECK(WIFEXITED(st));
+    CHECK_INT(WEXITSTATUS(st), 0);
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_rel_path);
@@ -203,5 +283,6 @@ int main(void)
     RUN(test_state_roundtrip);
     RUN(test_stat_start_time);
     RUN(test_exit_code);
+    RUN(test_pivot_fallback);
     return HARNESS_END();
 }
