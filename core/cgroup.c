@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -172,6 +173,57 @@ int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created
     *ret_fd = TAKE_FD(cur);
     if (ret_created)
         *ret_created = created;
+    return 0;
+}
+
+void cg_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+bool cg_fs_is(int fd, unsigned long magic)
+{
+    struct statfs sfs;
+    return fstatfs(fd, &sfs) == 0 && (unsigned long)sfs.f_type == magic;
+}
+
+int cg_rmdir_at(int rootfd, const char *rel)
+{
+    int r = 0;
+    /* rmdir fails with EBUSY while exiting tasks are still charged: retry briefly */
+    for (int t = 0; t < 100; t++) {
+        r = unlinkat(rootfd, rel, AT_REMOVEDIR) < 0 ? -errno : 0;
+        if (r != -EBUSY)
+            break;
+        cg_sleep_ms(10);
+    }
+    return r == -ENOENT ? 0 : r;
+}
+
+int cg_apply_cpuset(int fd, const struct resources *r, struct err *err)
+{
+    int rc;
+    if (r->cpus && (rc = cg_write_at(fd, "cpuset.cpus", r->cpus, err)) < 0)
+        return rc;
+    if (r->mems && (rc = cg_write_at(fd, "cpuset.mems", r->mems, err)) < 0)
+        return rc;
+    return 0;
+}
+
+int cg_apply_hugetlb(int fd, const struct resources *r, const char *suffix, struct err *err)
+{
+    for (size_t i = 0; i < r->n_hugetlb; i++) {
+        uint64_t kb;
+        char name[32], file[96];
+        if (cg_hugetlb_kb(r->hugetlb_sizes[i], &kb) < 0)
+            return err_setx(err, EINVAL, "hugetlb page size '%s'", r->hugetlb_sizes[i]);
+        cg_hugetlb_name(kb, name, sizeof(name));
+        snprintf(file, sizeof(file), "hugetlb.%s.%s", name, suffix);
+        int rc = cg_write_u64_at(fd, file, r->hugetlb_limits[i], err);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -1054,12 +1106,6 @@ int cg_freeze(struct cg_group *g, bool frozen, struct err *err)
     }
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Frozen by someone else (cg_freeze): then cg_kill must not thaw it afterwards. */
 static bool group_frozen(const struct cg_group *g)
 {
@@ -1113,7 +1159,7 @@ int cg_kill(struct cg_group *g, int sig, struct err *err)
                 rc = err_set(err, errno, "cgroup '%s': kill pid %d", g->name, (int)pids[i]);
         if (froze || n == 0 || sig != SIGKILL)
             break;
-        sleep_ms(10); /* without a freezer: catch what was forked meanwhile */
+        cg_sleep_ms(10); /* without a freezer: catch what was forked meanwhile */
     }
     if (froze)
         (void)cg_freeze(g, false, NULL);
@@ -1221,7 +1267,7 @@ int cg_reclaim(struct cg_manager *m, const char *const *keep_names, struct err *
         if (cg_is_empty(g) != 1) {
             (void)cg_kill(g, SIGKILL, NULL);
             for (int t = 0; t < 200 && cg_is_empty(g) != 1; t++)
-                sleep_ms(10);
+                cg_sleep_ms(10);
         }
         if (cg_destroy(g, &e) < 0) {
             if (rc == 0)

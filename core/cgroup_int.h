@@ -80,6 +80,19 @@ bool cg_file_exists_at(int dirfd, const char *file);
  * *ret_created (may be NULL) is true when the last component was created by us. */
 int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created, struct err *err);
 
+/* Shared by both backends. */
+void cg_sleep_ms(long ms); /* for the short retry loops that wait on the kernel */
+/* True when fd is on a filesystem of that type (CGROUP_SUPER_MAGIC or CGROUP2_SUPER_MAGIC);
+ * false for a unit test's fake directory. */
+bool cg_fs_is(int fd, unsigned long magic);
+/* rmdir of rootfd/rel, retrying briefly on EBUSY (exiting tasks still charged).
+ * Returns 0 (also when already gone) or -errno. */
+int cg_rmdir_at(int rootfd, const char *rel);
+/* Writes cpuset.cpus and cpuset.mems when set (same files on v1 and v2). */
+int cg_apply_cpuset(int fd, const struct resources *r, struct err *err);
+/* Writes hugetlb.<SIZE>.<suffix> for each limit: "limit_in_bytes" on v1, "max" on v2. */
+int cg_apply_hugetlb(int fd, const struct resources *r, const char *suffix, struct err *err);
+
 /* Pure parsers. */
 /* Fills v1 mount paths (per controller) and the cgroup2 mount from /proc/self/mountinfo text. */
 int cg_parse_mountinfo(const char *text, char *ret_v1[_CG_CTRL_MAX], char **ret_v2);

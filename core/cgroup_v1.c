@@ -7,25 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/statfs.h>
-#include <time.h>
 #include <linux/magic.h>
 #include <unistd.h>
 
 #include "cgroup_int.h"
 #include "util.h"
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static bool is_cgroupfs(int fd)
-{
-    struct statfs sfs;
-    return fstatfs(fd, &sfs) == 0 && sfs.f_type == CGROUP_SUPER_MAGIC;
-}
 
 static bool v1_present(const struct cg_manager *m)
 {
@@ -105,7 +91,7 @@ static int v1_create(struct cg_group *g, struct err *err)
                 return err_setx(err, EBUSY, "cgroup v1 '%s/%s' exists and has processes",
                                 m->v1[i].path, rel);
         }
-        if ((m->v1[i].ctrls & (1u << CG_CPUSET)) && is_cgroupfs(m->v1[i].fd)) {
+        if ((m->v1[i].ctrls & (1u << CG_CPUSET)) && cg_fs_is(m->v1[i].fd, CGROUP_SUPER_MAGIC)) {
             r = cpuset_fill_chain(m->v1[i].fd, rel, err);
             if (r < 0)
                 return err_wrap(err, "cgroup v1 '%s'", m->v1[i].path);
@@ -219,22 +205,6 @@ static int apply_io(struct cg_group *g, int fd, const struct resources *r, struc
     return 0;
 }
 
-static int apply_hugetlb(int fd, const struct resources *r, struct err *err)
-{
-    for (size_t i = 0; i < r->n_hugetlb; i++) {
-        uint64_t kb;
-        char name[32], file[96];
-        if (cg_hugetlb_kb(r->hugetlb_sizes[i], &kb) < 0)
-            return err_setx(err, EINVAL, "hugetlb page size '%s'", r->hugetlb_sizes[i]);
-        cg_hugetlb_name(kb, name, sizeof(name));
-        snprintf(file, sizeof(file), "hugetlb.%s.limit_in_bytes", name);
-        int rc = cg_write_u64_at(fd, file, r->hugetlb_limits[i], err);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
 static int apply_devices(int fd, const struct resources *r, struct err *err)
 {
     _cleanup_free_ struct cg_dev_rule *rules = NULL;
@@ -261,18 +231,14 @@ static int v1_apply(struct cg_group *g, const struct resources *r, bool update, 
         return rc;
     if ((fd = dir_for(g, CG_CPU)) >= 0 && (rc = apply_cpu(g, fd, r, err)) < 0)
         return rc;
-    if ((fd = dir_for(g, CG_CPUSET)) >= 0) {
-        if (r->cpus && (rc = cg_write_at(fd, "cpuset.cpus", r->cpus, err)) < 0)
-            return rc;
-        if (r->mems && (rc = cg_write_at(fd, "cpuset.mems", r->mems, err)) < 0)
-            return rc;
-    }
+    if ((fd = dir_for(g, CG_CPUSET)) >= 0 && (rc = cg_apply_cpuset(fd, r, err)) < 0)
+        return rc;
     if ((fd = dir_for(g, CG_PIDS)) >= 0 && r->pids_max != UNIT_UNSET &&
         (rc = cg_write_u64_at(fd, "pids.max", r->pids_max, err)) < 0)
         return rc;
     if ((fd = dir_for(g, CG_IO)) >= 0 && (rc = apply_io(g, fd, r, err)) < 0)
         return rc;
-    if ((fd = dir_for(g, CG_HUGETLB)) >= 0 && (rc = apply_hugetlb(fd, r, err)) < 0)
+    if ((fd = dir_for(g, CG_HUGETLB)) >= 0 && (rc = cg_apply_hugetlb(fd, r, "limit_in_bytes", err)) < 0)
         return rc;
     if ((fd = dir_for(g, CG_DEVICES)) >= 0 && (rc = apply_devices(fd, r, err)) < 0)
         return rc;
@@ -307,7 +273,7 @@ int cg_v1_freeze(struct cg_group *g, bool frozen, struct err *err)
         char buf[32];
         if (cg_read_at(fd, "freezer.state", buf, sizeof(buf)) >= 0 && STREQ(buf, want))
             return 0;
-        sleep_ms(10);
+        cg_sleep_ms(10);
     }
     return err_setx(err, ETIMEDOUT, "freezer.state did not reach %s", want);
 }
@@ -363,22 +329,14 @@ static int v1_destroy(struct cg_group *g, struct err *err)
         return err_set(err, ENOMEM, "cgroup");
     int rc = 0;
     for (size_t i = 0; i < m->n_v1; i++) {
-        int r = 0;
-        if (!is_cgroupfs(m->v1[i].fd)) { /* unit test's fake directory */
+        int r;
+        if (!cg_fs_is(m->v1[i].fd, CGROUP_SUPER_MAGIC)) { /* unit test's fake directory */
             r = rm_rf_at(m->v1[i].fd, rel);
             if (r < 0 && r != -ENOENT && rc == 0)
                 rc = err_set(err, -r, "remove fake cgroup '%s'", rel);
             continue;
         }
-        /* rmdir fails with EBUSY while exiting tasks are still charged: retry briefly */
-        for (int t = 0; t < 100; t++) {
-            r = unlinkat(m->v1[i].fd, rel, AT_REMOVEDIR) < 0 ? -errno : 0;
-            if (r != -EBUSY)
-                break;
-            sleep_ms(10);
-        }
-        if (r == -ENOENT)
-            r = 0;
+        r = cg_rmdir_at(m->v1[i].fd, rel);
         if (r < 0 && rc == 0)
             rc = err_set(err, -r, "rmdir cgroup v1 '%s/%s'", m->v1[i].path, rel);
     }

@@ -9,25 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
 #include "cgroup_int.h"
 #include "util.h"
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static bool is_cgroup2(int fd)
-{
-    struct statfs sfs;
-    return fstatfs(fd, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
-}
 
 static bool v2_present(const struct cg_manager *m)
 {
@@ -193,7 +179,7 @@ static int apply_devices(struct cg_group *g, const struct resources *r, struct e
         return rc;
     if ((rc = cg_dev_bpf_program(rules, n, &prog, &n_insns)) < 0)
         return err_set(err, -rc, "generate device program");
-    if (!is_cgroup2(g->v2_dir))
+    if (!cg_fs_is(g->v2_dir, CGROUP2_SUPER_MAGIC))
         return 0; /* a unit test's fake directory: nothing to attach to */
     int fd = -1;
     if ((rc = cg_dev_bpf_attach(g->v2_dir, prog, n_insns, &fd, err)) < 0)
@@ -233,28 +219,14 @@ static int v2_apply(struct cg_group *g, const struct resources *r, bool update, 
                 return rc;
         }
     }
-    if ((fd = dir_for(g, CG_CPUSET)) >= 0) {
-        if (r->cpus && (rc = cg_write_at(fd, "cpuset.cpus", r->cpus, err)) < 0)
-            return rc;
-        if (r->mems && (rc = cg_write_at(fd, "cpuset.mems", r->mems, err)) < 0)
-            return rc;
-    }
+    if ((fd = dir_for(g, CG_CPUSET)) >= 0 && (rc = cg_apply_cpuset(fd, r, err)) < 0)
+        return rc;
     if ((fd = dir_for(g, CG_PIDS)) >= 0 && (rc = write_limit(fd, "pids.max", r->pids_max, err)) < 0)
         return rc;
     if ((fd = dir_for(g, CG_IO)) >= 0 && (rc = apply_io(fd, r, err)) < 0)
         return rc;
-    if ((fd = dir_for(g, CG_HUGETLB)) >= 0) {
-        for (size_t i = 0; i < r->n_hugetlb; i++) {
-            uint64_t kb;
-            char name[32], file[96];
-            if (cg_hugetlb_kb(r->hugetlb_sizes[i], &kb) < 0)
-                return err_setx(err, EINVAL, "hugetlb page size '%s'", r->hugetlb_sizes[i]);
-            cg_hugetlb_name(kb, name, sizeof(name));
-            snprintf(file, sizeof(file), "hugetlb.%s.max", name);
-            if ((rc = cg_write_u64_at(fd, file, r->hugetlb_limits[i], err)) < 0)
-                return rc;
-        }
-    }
+    if ((fd = dir_for(g, CG_HUGETLB)) >= 0 && (rc = cg_apply_hugetlb(fd, r, "max", err)) < 0)
+        return rc;
     if (g->m->ver[CG_DEVICES] == CG_V2 && g->v2_dir >= 0 && (rc = apply_devices(g, r, err)) < 0)
         return rc;
     return 0;
@@ -282,7 +254,7 @@ int cg_v2_freeze(struct cg_group *g, bool frozen, struct err *err)
         if (cg_read_keyed_at(g->v2_dir, "cgroup.events", "frozen", &f) == 0 &&
             f == (frozen ? 1 : 0))
             return 0;
-        sleep_ms(10);
+        cg_sleep_ms(10);
     }
     return err_setx(err, ETIMEDOUT, "cgroup.events did not report frozen %d", frozen);
 }
@@ -337,18 +309,12 @@ static int v2_destroy(struct cg_group *g, struct err *err)
     _cleanup_free_ char *rel = strdup_printf("%s/%s", m->parent_v2, g->name);
     if (!rel)
         return err_set(err, ENOMEM, "cgroup");
-    if (!is_cgroup2(m->v2_fd)) {
+    if (!cg_fs_is(m->v2_fd, CGROUP2_SUPER_MAGIC)) {
         int r = rm_rf_at(m->v2_fd, rel); /* unit test's fake directory */
         return r < 0 && r != -ENOENT ? err_set(err, -r, "remove fake cgroup '%s'", rel) : 0;
     }
-    int r = 0;
-    for (int t = 0; t < 100; t++) {
-        r = unlinkat(m->v2_fd, rel, AT_REMOVEDIR) < 0 ? -errno : 0;
-        if (r != -EBUSY)
-            break;
-        sleep_ms(10);
-    }
-    if (r < 0 && r != -ENOENT)
+    int r = cg_rmdir_at(m->v2_fd, rel);
+    if (r < 0)
         return err_set(err, -r, "rmdir cgroup v2 '%s/%s'", m->v2_path, rel);
     return 0;
 }
