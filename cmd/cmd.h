@@ -1,6 +1,7 @@
 #pragma once
 /* Shared by the subcommands of the one mgr binary. */
 #include <stdbool.h>
+#include <stdio.h>
 
 /* Exit codes (documented in doc/mgr.1.md). */
 enum {
@@ -42,3 +43,9 @@ int cmd_init(struct mgr_ctx *ctx, int argc, char **argv);
 
 /* True if argv has -h/--help before any "--". */
 bool cmd_wants_help(int argc, char **argv);
+/* Parses a subcommand whose only options are --json and -h/--help, with getopt's shortopts
+ * ("h" permutes, "+h" stops at the first operand) and at most max_operands operands (-1: any).
+ * Returns -1 to go on (operands start at optind, *ret_json set), else the exit code to return
+ * after printing usage (help to stdout, misuse to stderr). */
+int cmd_parse_json_help(int argc, char **argv, const char *shortopts, void (*usage)(FILE *),
+                        int max_operands, bool *ret_json);

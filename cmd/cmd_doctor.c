@@ -291,30 +291,10 @@ static void print_text(json_t *rep)
 
 int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {0},
-    };
-    bool as_json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            as_json = true;
-            break;
-        case 'h':
-            doctor_usage(stdout);
-            return EXIT_OK;
-        default:
-            doctor_usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (argc - optind > 1) {
-        doctor_usage(stderr);
-        return EXIT_USAGE;
-    }
+    bool as_json;
+    int stop = cmd_parse_json_help(argc, argv, "+h", doctor_usage, 1, &as_json);
+    if (stop >= 0)
+        return stop;
     const char *unitdir = optind < argc ? argv[optind] : NULL;
 
     json_t *rep = json_object();

@@ -170,24 +170,10 @@ static void print_detail(json_t *o)
 
 int cmd_status(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {0},
-    };
-    bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = true; break;
-        case 'h': status_usage(stdout); return EXIT_OK;
-        default: status_usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (argc - optind > 1) {
-        status_usage(stderr);
-        return EXIT_USAGE;
-    }
+    bool json;
+    int stop = cmd_parse_json_help(argc, argv, "h", status_usage, 1, &json);
+    if (stop >= 0)
+        return stop;
     const char *name = optind < argc ? argv[optind] : NULL;
     json_t *resp = NULL;
     int rc = client_call(ctx, json_pack("{s:s,s:s?}", "cmd", "status", "name", name), &resp);

@@ -23,20 +23,10 @@ static void validate_usage(FILE *f)
 
 int cmd_validate(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {0},
-    };
-    bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = true; break;
-        case 'h': validate_usage(stdout); return EXIT_OK;
-        default: validate_usage(stderr); return EXIT_USAGE;
-        }
-    }
+    bool json;
+    int stop = cmd_parse_json_help(argc, argv, "+h", validate_usage, -1, &json);
+    if (stop >= 0)
+        return stop;
     char *def[] = {(char *)ctx->units};
     char **paths = optind < argc ? argv + optind : def;
     size_t n = optind < argc ? (size_t)(argc - optind) : 1;
