@@ -33,6 +33,20 @@ static void usage(FILE *f)
                "Progress is shown on a terminal; --quiet hides it.\n");
 }
 
+/* Misuse: the usage on stderr, exit status 2. */
+static int misuse(void)
+{
+    usage(stderr);
+    return EXIT_USAGE;
+}
+
+/* A failed store operation: its message, exit status 1. */
+static int failed(const struct err *err)
+{
+    log_error("%s", err->msg);
+    return EXIT_FAIL;
+}
+
 static void human(uint64_t b, char *buf, size_t len)
 {
     static const char *u[] = {"B", "KB", "MB", "GB", "TB"};
@@ -97,14 +111,11 @@ static int do_import(struct mgr_ctx *ctx, int argc, char **argv)
             }
             break;
         default:
-            usage(stderr);
-            return EXIT_USAGE;
+            return misuse();
         }
     }
-    if (optind + 1 != argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (optind + 1 != argc)
+        return misuse();
     uint64_t last = 0;
     if (!quiet) {
         io.progress = progress;
@@ -116,8 +127,7 @@ static int do_import(struct mgr_ctx *ctx, int argc, char **argv)
     if (image_import(ctx->root, argv[optind], name, &io, &info, &err) < 0) {
         if (!quiet)
             fputc('\n', stderr);
-        log_error("%s", err.msg);
-        return EXIT_FAIL;
+        return failed(&err);
     }
     printf("%s\n", info->id);
     if (!quiet)
@@ -140,16 +150,13 @@ static int do_ls(struct mgr_ctx *ctx, int argc, char **argv)
         if (STREQ(argv[i], "--json")) {
             json = true;
         } else {
-            usage(stderr);
-            return EXIT_USAGE;
+            return misuse();
         }
     }
     struct err err = {0};
     json_t *arr = NULL;
-    if (image_list(ctx->root, &arr, &err) < 0) {
-        log_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (image_list(ctx->root, &arr, &err) < 0)
+        return failed(&err);
     if (json) {
         json_dumpf(arr, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -193,16 +200,12 @@ static int do_ls(struct mgr_ctx *ctx, int argc, char **argv)
 
 static int do_inspect(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    if (argc != 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (argc != 2)
+        return misuse();
     struct err err = {0};
     json_t *rec = NULL;
-    if (image_inspect(ctx->root, argv[1], &rec, &err) < 0) {
-        log_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (image_inspect(ctx->root, argv[1], &rec, &err) < 0)
+        return failed(&err);
     json_dumpf(rec, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
     putchar('\n');
     json_decref(rec);
@@ -211,10 +214,8 @@ static int do_inspect(struct mgr_ctx *ctx, int argc, char **argv)
 
 static int do_rm(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (argc < 2)
+        return misuse();
     int rc = EXIT_OK;
     for (int i = 1; i < argc; i++) {
         struct err err = {0};
@@ -228,17 +229,13 @@ static int do_rm(struct mgr_ctx *ctx, int argc, char **argv)
 
 static int do_gc(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    if (argc != 1) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (argc != 1)
+        return misuse();
     struct err err = {0};
     uint64_t freed = 0;
     int n = image_gc(ctx->root, NULL, &freed, &err);
-    if (n < 0) {
-        log_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (n < 0)
+        return failed(&err);
     char f[32];
     human(freed, f, sizeof(f));
     printf("removed %d layer%s, %s freed\n", n, n == 1 ? "" : "s", f);
@@ -259,20 +256,15 @@ static int do_prepare(struct mgr_ctx *ctx, int argc, char **argv)
             holder = optarg;
             break;
         default:
-            usage(stderr);
-            return EXIT_USAGE;
+            return misuse();
         }
     }
-    if (optind + 1 != argc) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (optind + 1 != argc)
+        return misuse();
     struct err err = {0};
     struct image_info *info = NULL;
-    if (image_prepare(ctx->root, argv[optind], holder, NULL, &info, &err) < 0) {
-        log_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (image_prepare(ctx->root, argv[optind], holder, NULL, &info, &err) < 0)
+        return failed(&err);
     for (size_t i = 0; info->layers[i]; i++)
         printf("%s\n", info->layers[i]);
     image_info_free(info);
@@ -281,15 +273,11 @@ static int do_prepare(struct mgr_ctx *ctx, int argc, char **argv)
 
 static int do_release(struct mgr_ctx *ctx, int argc, char **argv)
 {
-    if (argc != 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (argc != 2)
+        return misuse();
     struct err err = {0};
-    if (image_release(ctx->root, argv[1], &err) < 0) {
-        log_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (image_release(ctx->root, argv[1], &err) < 0)
+        return failed(&err);
     return EXIT_OK;
 }
 
