@@ -3,22 +3,8 @@
 #include <errno.h>
 
 #include "harness.h"
+#include "inet4.h"
 #include "ipam.h"
-
-static struct in_addr A(const char *s)
-{
-    struct in_addr a = {0};
-    inet_pton(AF_INET, s, &a);
-    return a;
-}
-
-static const char *S(struct in_addr a)
-{
-    static char buf[4][INET_ADDRSTRLEN];
-    static int i;
-    i = (i + 1) % 4;
-    return inet_ntop(AF_INET, &a, buf[i], sizeof(buf[i]));
-}
 
 static int test_subnet_init(void)
 {

@@ -9,26 +9,12 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "inet4.h"
 #include "net.h"
 #include "util.h"
 
 static char tmpl[] = "/tmp/mgrt-test-net.XXXXXX";
 static const char *dir;
-
-static struct in_addr A(const char *s)
-{
-    struct in_addr a = {0};
-    inet_pton(AF_INET, s, &a);
-    return a;
-}
-
-static const char *S(struct in_addr a)
-{
-    static char buf[4][INET_ADDRSTRLEN];
-    static int i;
-    i = (i + 1) % 4;
-    return inet_ntop(AF_INET, &a, buf[i], sizeof(buf[i]));
-}
 
 static struct unit *mknet(const char *name, const char *subnet, unsigned prefix)
 {
