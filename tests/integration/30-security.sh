@@ -18,17 +18,7 @@ cp "$SECTEST" "$R/sectest"
 cp "$SECTEST" "$R/suid-sectest" && chown 0:0 "$R/suid-sectest" && chmod 4755 "$R/suid-sectest"
 
 # Containers' cgroups go below a parent of this test's own, removed at exit.
-export MGR_CGROUP_PARENT=mgrt-sec-$$
-drop_cgroup_parent() {
-    local d
-    for d in /sys/fs/cgroup/*/"$MGR_CGROUP_PARENT" /sys/fs/cgroup/"$MGR_CGROUP_PARENT"; do
-        [ -d "$d" ] || continue
-        find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-        rmdir "$d"
-    done
-    return 0
-}
-on_exit drop_cgroup_parent
+use_cgroup_parent mgrt-sec-$$
 
 N=0
 # run_unit BODY: writes a unit (name mgrt-sec-N, image dir:$R) with BODY appended and runs

@@ -12,17 +12,7 @@ bash "$TOP/tests/lib/debian-rootfs.sh" "$R" >/dev/null 2>"$T_TMP/deb.err" ||
       echo "0 passed, 0 failed, 1 skipped"; exit 0; }
 
 # Containers' cgroups go below a parent of this test's own, removed at exit.
-export MGR_CGROUP_PARENT=mgrt-secdeb-$$
-drop_cgroup_parent() {
-    local d
-    for d in /sys/fs/cgroup/*/"$MGR_CGROUP_PARENT" /sys/fs/cgroup/"$MGR_CGROUP_PARENT"; do
-        [ -d "$d" ] || continue
-        find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-        rmdir "$d"
-    done
-    return 0
-}
-on_exit drop_cgroup_parent
+use_cgroup_parent mgrt-secdeb-$$
 
 N=0
 run_unit() {

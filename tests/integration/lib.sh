@@ -116,3 +116,19 @@ unit() { cat >"$1"; chmod 0644 "$1"; }
 # Counters of what a run may leave behind, to compare before/after.
 count_mounts() { wc -l </proc/self/mountinfo; }
 count_mgrt_links() { ip -o link show 2>/dev/null | grep -c 'mgrt\|vmgr' || true; }
+
+# use_cgroup_parent NAME: containers' cgroups go below NAME (exported as MGR_CGROUP_PARENT,
+# read by `mgr run`) in every hierarchy; the whole subtree is removed at exit.
+use_cgroup_parent() {
+    export MGR_CGROUP_PARENT=$1
+    on_exit _drop_cgroup_parent "$1"
+}
+_drop_cgroup_parent() {
+    local d
+    for d in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
+        [ -d "$d" ] || continue
+        find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+        rmdir "$d"
+    done
+    return 0
+}
