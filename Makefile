@@ -16,6 +16,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # shared objects (libarchive pulls libxml2, ICU, libstdc++) cost ~2 ms of CPU, more than the
 # rest of a container start. Libraries that have a static archive are linked into the mgr
 # binary (only mgr; tests link as before). STATIC_LIBS=0 links everything dynamically.
+# `pkg-config --static` names libarchive's own dependencies (nettle, lzma, bz2, z, xml2, icu):
+# their -dev packages are in DEB_PKGS, as a fresh machine lacks them.
 STATIC_LIBS ?= 1
 STATIC_ORDER := yaml archive nettle acl lzma zstd lz4 bz2 z xml2 icuuc icudata nl-route-3 nl-3 \
                 cap seccomp jansson crypto
@@ -45,7 +47,8 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libarchive-dev libnl-3-dev li
             busybox-static iproute2 iputils-ping libarchive-tools crun umoci skopeo debootstrap \
             iperf3 jq cpio qemu-system-x86 linux-image-amd64 clang libclang-rt-14-dev \
             python3 python3-yaml python3-jsonschema kmod procps psmisc netcat-openbsd curl \
-            hyperfine bc zstd xz-utils
+            hyperfine bc zstd xz-utils \
+            nettle-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev libicu-dev
 
 .PHONY: hello all deps test check-unit check-integration check-vm asan fuzz bench install clean \
         format format-check payload man
