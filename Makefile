@@ -96,7 +96,7 @@ test: all $(UNIT_TESTS) $(if $(wildcard tests/integration/payload.c),$(PAYLOAD))
 	$(MAKE) B=$(ASAN_B) WERROR=$(WERROR) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" asan-build
 	B=$(B) ASAN_B=$(ASAN_B) tests/run.sh all
 
-check-unit: $(UNIT_TESTS)
+check-unit: $(UNIT_TESTS) $(SECTEST)
 	B=$(B) tests/run.sh unit
 
 check-integration: all $(if $(wildcard tests/integration/payload.c),$(PAYLOAD)) $(SECTEST)
