@@ -105,7 +105,7 @@ check-integration: all $(if $(wildcard tests/integration/payload.c),$(PAYLOAD)) 
 check-vm: all
 	B=$(B) tests/run.sh vm
 
-asan-build: all $(UNIT_TESTS)
+asan-build: all $(UNIT_TESTS) $(SECTEST)
 asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" asan-build
 	B=build-asan tests/run.sh unit
