@@ -4,17 +4,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MGR=${MGR:-mgr}
 UNITS=${MGR_UNITS:-/etc/units.d}
-IMG=/var/lib/mgr/examples/busybox-oci
+IMG=${HELLO_IMAGE:-/var/lib/mgr/examples/busybox-oci}
 
 # 1. The image: a busybox-static rootfs with a page, packed as an OCI layout by umoci.
-if [ ! -f "$IMG/index.json" ]; then
-    work=$(mktemp -d /tmp/mgr-hello.XXXXXX)
-    trap 'rm -rf "$work"' EXIT
-    mkdir -p "$(dirname "$IMG")"
-    umoci init --layout "$IMG"
-    umoci new --image "$IMG:latest"
-    umoci unpack --image "$IMG:latest" "$work/bundle" >/dev/null
-    r="$work/bundle/rootfs"
+hello_rootfs() {
+    local r=$1
     mkdir -p "$r"/{bin,etc,proc,sys,dev,tmp,www}
     cp /bin/busybox "$r/bin/busybox"
     for a in $("$r/bin/busybox" --list); do [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"; done
@@ -24,9 +18,10 @@ if [ ! -f "$IMG/index.json" ]; then
 <!doctype html><title>hello from mgr</title><h1>Hello from mgr</h1>
 <p>This page is served by busybox httpd in a container managed by mgr.</p>
 HTML
-    umoci repack --image "$IMG:latest" "$work/bundle" >/dev/null
-    umoci config --image "$IMG:latest" --config.cmd /bin/sh --config.workingdir / >/dev/null
-fi
+}
+source "$here/../oci-image.sh"
+oci_image "$IMG" hello_rootfs --config.cmd /bin/sh --config.workingdir /
+if [ "${1:-}" = --image-only ]; then exit 0; fi
 
 # 2. The units.
 install -d -m 0755 "$UNITS"

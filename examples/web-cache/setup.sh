@@ -7,18 +7,13 @@ MGR=${MGR:-mgr}
 UNITS=${MGR_UNITS:-/etc/units.d}
 IMG=${WEBCACHE_IMAGE:-/var/lib/mgr/examples/debian-web-oci}
 
-if [ ! -f "$IMG/index.json" ]; then
-    work=$(mktemp -d /tmp/mgrt-webcache.XXXXXX)
-    trap 'rm -rf "$work"' EXIT
-    mkdir -p "$(dirname "$IMG")"
-    umoci init --layout "$IMG"
-    umoci new --image "$IMG:latest"
-    umoci unpack --image "$IMG:latest" "$work/bundle" >/dev/null
-    "$top/tests/lib/debian-rootfs.sh" "$work/bundle/rootfs" nginx-light,redis-server,redis-tools
+web_cache_rootfs() {
+    "$top/tests/lib/debian-rootfs.sh" "$1" nginx-light,redis-server,redis-tools
     echo '<!doctype html><title>web-cache</title><h1>web-cache: nginx in front, redis behind</h1>' \
-        >"$work/bundle/rootfs/var/www/html/index.html"
-    umoci repack --image "$IMG:latest" "$work/bundle" >/dev/null
-fi
+        >"$1/var/www/html/index.html"
+}
+source "$here/../oci-image.sh"
+oci_image "$IMG" web_cache_rootfs
 if [ "${1:-}" = --image-only ]; then exit 0; fi
 
 install -d -m 0755 "$UNITS"

@@ -61,9 +61,8 @@ case_validate_all() {
 case_hello() {
     local img="$T_TMP/busybox-oci"
     # The example's own image recipe (setup.sh), pointed at this test's directory.
-    sed -n '/^# 1. The image/,/^# 2. The units/p' "$TOP/examples/hello/setup.sh" |
-        sed "s#\$IMG#$img#g" >"$T_TMP/mkimg.sh"
-    (set -e; IMG="$img"; source "$T_TMP/mkimg.sh") >/dev/null || fail "building the image" || return 1
+    HELLO_IMAGE="$img" "$TOP/examples/hello/setup.sh" --image-only >"$T_TMP/hello.log" 2>&1 ||
+        { tail "$T_TMP/hello.log"; fail "building the image"; return 1; }
     stage hello "$img"
     "$MGR" apply >"$T_TMP/apply.out" 2>&1 || { cat "$T_TMP/apply.out"; return 1; }
     wait_for 20 curl -fsS --max-time 1 http://10.89.0.10/ || fail "page not served" || return 1
