@@ -98,6 +98,20 @@ fail:
     return r;
 }
 
+/* A directory stream over a dup of dirfd (which stays open), positioned at the start: dups
+ * share the offset, so a previous walk must be rewound. NULL with errno set on failure. */
+static DIR *opendir_dup(int dirfd)
+{
+    _cleanup_close_ int fd = dup(dirfd);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+    if (!dir)
+        return NULL;
+    TAKE_FD(fd);
+    rewinddir(dir);
+    return dir;
+}
+
 static bool skip_name(const char *name)
 {
     /* dotfiles and write_file_atomic_at's temporaries */
@@ -574,16 +588,13 @@ static void lease_db_clear(struct lease_db *db)
 
 static int lease_db_load(const struct net_dirs *d, struct lease_db *ret)
 {
-    _cleanup_close_ int fd = dup(d->leases);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *dir = opendir_dup(d->leases);
     struct lease_db db = {0};
     struct dirent *de;
     int r = 0;
 
     if (!dir)
         return -errno;
-    TAKE_FD(fd);
-    rewinddir(dir);
     while ((de = readdir(dir))) {
         struct lease_list l = {0};
         char **nn;
@@ -835,7 +846,6 @@ int net_hosts_write(const char *state_dir, const struct unit *c, const struct un
 static int hosts_refresh_locked(const struct net_dirs *d, const struct unit_set *units)
 {
     _cleanup_(lease_db_clear) struct lease_db db = {0};
-    _cleanup_close_ int fd = -1;
     DIR *dir;
     struct dirent *de;
     int r;
@@ -845,12 +855,9 @@ static int hosts_refresh_locked(const struct net_dirs *d, const struct unit_set 
         r = lease_db_index_units(&db, units);
     if (r < 0)
         return r;
-    fd = dup(d->hosts);
-    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    dir = opendir_dup(d->hosts);
     if (!dir)
         return -errno;
-    TAKE_FD(fd);
-    rewinddir(dir);
     while ((de = readdir(dir))) {
         int q;
         if (skip_name(de->d_name))
@@ -879,15 +886,12 @@ int net_hosts_refresh(const char *state_dir, const struct unit_set *units, struc
 /* Removes every lease of container (all networks). Returns the number removed. */
 static int leases_remove_all(const struct net_dirs *d, const char *container)
 {
-    _cleanup_close_ int fd = dup(d->leases);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *dir = opendir_dup(d->leases);
     struct dirent *de;
     int n = 0;
 
     if (!dir)
         return -errno;
-    TAKE_FD(fd);
-    rewinddir(dir);
     while ((de = readdir(dir))) {
         if (skip_name(de->d_name))
             continue;
@@ -951,7 +955,6 @@ int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_s
                  struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
-    _cleanup_close_ int fd = -1;
     DIR *dir;
     struct dirent *de;
     int r, n = 0;
@@ -959,12 +962,9 @@ int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_s
     r = net_dirs_open(state_dir, &d, err);
     if (r < 0)
         return r;
-    fd = dup(d.leases);
-    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    dir = opendir_dup(d.leases);
     if (!dir)
         return err_set(err, errno, "list leases");
-    TAKE_FD(fd);
-    rewinddir(dir);
     while ((de = readdir(dir))) {
         _cleanup_(lease_list_clear) struct lease_list l = {0};
         if (skip_name(de->d_name))
@@ -979,12 +979,9 @@ int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_s
     }
     closedir(dir);
 
-    fd = dup(d.hosts);
-    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    dir = opendir_dup(d.hosts);
     if (!dir)
         return err_set(err, errno, "list hosts files");
-    TAKE_FD(fd);
-    rewinddir(dir);
     while ((de = readdir(dir))) {
         const struct unit *c;
         if (skip_name(de->d_name))
