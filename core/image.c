@@ -561,6 +561,19 @@ static int da_open(const char *path, struct archive **ret, struct err *err)
     return 0;
 }
 
+/* Next member of a docker-archive: 1 with *ret_e set, 0 at the end, or an error naming the
+ * archive. */
+static int da_next(struct archive *a, const char *path, struct archive_entry **ret_e,
+                   struct err *err)
+{
+    int ar = archive_read_next_header(a, ret_e);
+    if (ar == ARCHIVE_EOF)
+        return 0;
+    if (ar < ARCHIVE_WARN)
+        return err_setx(err, EINVAL, "docker-archive '%s': %s", path, archive_error_string(a));
+    return 1;
+}
+
 static const void *da_mem(struct plan *p, const char *name, size_t *ret_len)
 {
     for (size_t i = 0; i < p->n_mem; i++)
@@ -612,13 +625,8 @@ static int plan_docker(struct plan *p, struct err *err)
     _cleanup_strv_ char **links = NULL; /* name, target pairs */
     size_t total = 0;
     struct archive_entry *e;
-    for (;;) {
-        int ar = archive_read_next_header(a, &e);
-        if (ar == ARCHIVE_EOF)
-            break;
-        if (ar < ARCHIVE_WARN)
-            return err_setx(err, EINVAL, "docker-archive '%s': %s", p->path,
-                            archive_error_string(a));
+    int ar;
+    while ((ar = da_next(a, p->path, &e, err)) > 0) {
         _cleanup_free_ char *clean = NULL;
         if (image_path_clean(archive_entry_pathname(e), &clean) < 0)
             continue; /* never referenced by a valid manifest */
@@ -657,6 +665,8 @@ static int plan_docker(struct plan *p, struct err *err)
         p->n_mem++;
         total += (size_t)sz;
     }
+    if (ar < 0)
+        return ar;
 
     size_t mlen;
     const char *mbuf = da_mem(p, "manifest.json", &mlen);
@@ -913,13 +923,8 @@ static int extract_all(struct store *s, struct plan *p, const struct image_opts 
     if ((r = da_open(p->path, &a, err)) < 0)
         return r;
     struct archive_entry *e;
-    for (;;) {
-        int ar = archive_read_next_header(a, &e);
-        if (ar == ARCHIVE_EOF)
-            break;
-        if (ar < ARCHIVE_WARN)
-            return err_setx(err, EINVAL, "docker-archive '%s': %s", p->path,
-                            archive_error_string(a));
+    int ar;
+    while ((ar = da_next(a, p->path, &e, err)) > 0) {
         _cleanup_free_ char *clean = NULL;
         if (archive_entry_filetype(e) != AE_IFREG ||
             image_path_clean(archive_entry_pathname(e), &clean) < 0)
@@ -948,6 +953,8 @@ static int extract_all(struct store *s, struct plan *p, const struct image_opts 
             break;
         }
     }
+    if (ar < 0)
+        return ar;
     for (size_t i = 0; i < p->n_layers; i++)
         if (!p->layers[i].done)
             return err_setx(err, ENOENT, "docker-archive '%s': layer '%s' missing", p->path,
