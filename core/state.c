@@ -167,35 +167,38 @@ int state_parse_stat_start_time(const char *stat, uint64_t *ret)
     return parse_uint64(num, ret);
 }
 
-int state_proc_start_time(pid_t pid, uint64_t *ret)
+/* Reads /proc/PID/stat into buf, NUL-terminated. Returns the length, or -ESRCH when the
+ * process is gone (no such file), or -errno. */
+static ssize_t read_proc_stat(pid_t pid, char *buf, size_t len)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? -ESRCH : -errno;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    ssize_t n = read(fd, buf, len - 1);
     if (n < 0)
-        return errno == ESRCH ? -ESRCH : -errno;
+        return -errno;
     buf[n] = 0;
+    return n;
+}
+
+int state_proc_start_time(pid_t pid, uint64_t *ret)
+{
+    char buf[1024];
+    ssize_t n = read_proc_stat(pid, buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
     return state_parse_stat_start_time(buf, ret);
 }
 
 /* 1 = running, 0 = a zombie (exited, not reaped yet), -1 = gone or another process. */
 static int pid_check(pid_t pid, uint64_t start_time)
 {
-    char path[64], buf[1024];
+    char buf[1024];
     uint64_t st;
-    if (pid <= 0)
+    if (pid <= 0 || read_proc_stat(pid, buf, sizeof(buf)) <= 0)
         return -1;
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
     const char *p = strrchr(buf, ')');
     if (!p || p[1] != ' ' || state_parse_stat_start_time(buf, &st) < 0 || st != start_time)
         return -1;
