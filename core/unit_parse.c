@@ -1639,8 +1639,7 @@ static void parse_env(struct pctx *c, const struct ynode *n, const char *kp)
             if (!is_scalar(c, val, p, "a string value (quote it if empty: \"\")"))
                 continue;
             keylen = key->len;
-            if (asprintf(&entry, "%s=%s", key->str, val->str) < 0)
-                entry = NULL;
+            entry = strdup_printf("%s=%s", key->str, val->str);
         } else {
             at = n->items[i];
             kp_index(p, kp, i);
