@@ -1752,16 +1752,20 @@ int image_overlay_mount(char *const *layers, const char *upper, const char *work
         int r = 0;
         for (size_t i = n; i-- > 0 && r >= 0;)
             r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", layers[i], 0);
-        if (r == -EINVAL && n > 0) {
+        if (r >= 0 && upper)
+            r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0);
+        if (r >= 0 && work)
+            r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0);
+        if (r >= 0)
+            r = sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+        /* Kernels before 6.8 have no "lowerdir+". Before 6.5 overlay parses its options only
+         * at create time (legacy fs_context), so the refusal can come from any of the calls
+         * above as EINVAL: then use the legacy option string, which reports a real error
+         * itself. */
+        if (r == -EINVAL) {
             close(fs);
-            fs = -EINVAL; /* older kernel: legacy option below */
+            fs = -EINVAL;
         } else {
-            if (r >= 0 && upper)
-                r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0);
-            if (r >= 0 && work)
-                r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0);
-            if (r >= 0)
-                r = sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
             if (r < 0) {
                 close(fs);
                 return err_set(err, -r, "create overlay for '%s'", target);
