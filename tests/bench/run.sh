@@ -20,12 +20,10 @@ trap 'rm -f "$tmp"' EXIT
         "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)," \
         "$(. /etc/os-release && echo "$PRETTY_NAME")."
     echo
-    echo "Peers: crun $(crun --version 2>/dev/null | head -1 | awk '{print $3}' || echo 'not installed')," \
-        "runc $(runc --version 2>/dev/null | head -1 | awk '{print $3}' || echo 'not installed')," \
-        "unshare ($(unshare --version 2>/dev/null | awk '{print $NF}' || echo '?'))," \
-        "bsdtar $(bsdtar --version 2>/dev/null | awk '{print $2}' || echo 'not installed')," \
-        "umoci $(umoci --version 2>/dev/null | awk '{print $3}' || echo 'not installed')," \
-        "ip ($(ip -V 2>/dev/null | awk '{print $NF}'))."
+    # ver CMD FIELD: the version word of `CMD --version`, or "not installed".
+    ver() { command -v "$1" >/dev/null && "$1" --version 2>&1 | head -n 1 | awk -v f="$2" '{print $f}' || echo "not installed"; }
+    echo "Peers: crun $(ver crun 3), runc $(ver runc 3), unshare $(ver unshare 4)," \
+        "bsdtar $(ver bsdtar 2), umoci $(ver umoci 3), ip $(ip -V 2>/dev/null | awk '{print $NF}')."
     echo
 } >"$tmp"
 
