@@ -4,9 +4,11 @@
  *    connect to 127.0.0.1:port from the event loop;
  *  - command: rt_exec() inside the container (its namespaces, cgroup and confinement), the
  *    exit status watched through a pidfd;
- *  - sd_notify: one datagram socket RUN/notify/notify, bind-mounted into every container at
- *    /run/mgr-notify; senders are identified by SCM_CREDENTIALS (kernel-checked pid) and
- *    matched to a container by pid namespace. READY=1 counts as healthy. */
+ *  - sd_notify: a datagram socket per container, RUN/notify/NAME/notify, whose directory is
+ *    bind-mounted into that container only, at /run/mgr-notify: the socket a datagram
+ *    arrives on says whose it is. (Identifying senders by their pid instead races with a
+ *    sender that exits right after sending, as `systemd-notify` does.) READY=1 counts as
+ *    healthy. */
 #include "manager_int.h"
 
 #include <errno.h>
@@ -228,79 +230,86 @@ void health_cancel(struct unit_rt *u)
 
 /* ---- sd_notify ---- */
 
-char *health_notify_path(struct unit_rt *u)
-{
-    if (u->m->notify_fd < 0)
-        return NULL;
-    return strdup_printf("%s/notify", u->m->o.run);
-}
-
 static void on_notify(struct loop *l, int fd, uint32_t events, void *data)
 {
-    struct mgr *m = data;
+    struct unit_rt *u = data;
     for (;;) {
         char buf[4096];
-        union {
-            struct cmsghdr h;
-            char b[CMSG_SPACE(sizeof(struct ucred))];
-        } cm;
-        struct iovec iov = {buf, sizeof(buf) - 1};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cm,
-                .msg_controllen = sizeof(cm)};
-        ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
         if (n < 0)
             return;
         buf[n] = 0;
-        struct ucred *cr = NULL;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
-                cr = (struct ucred *)CMSG_DATA(c);
-        if (!cr || !strstr(buf, "READY=1"))
-            continue;
-        /* The sender's pid namespace tells which container it belongs to. */
-        char p[64];
-        struct stat st;
-        snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)cr->pid);
-        if (stat(p, &st) < 0)
-            continue;
-        for (struct unit_rt *u = m->units; u; u = u->next) {
-            if (!u->c || u->c->ns_ino[NS_PID] != (uint64_t)st.st_ino)
-                continue;
-            if (u->hc.state != HEALTH_STATE_HEALTHY) {
-                sv_hc_ready(&u->hc);
-                log_info("unit '%s': ready (sd_notify)", u->name);
-                mgr_emit(m, u, "health", "READY=1");
-                mgr_health_changed(u);
-                api_poll_pending(m);
-            }
-            break;
+        /* One assignment per line; READY=1 must be a whole line. */
+        bool ready = false;
+        for (char *line = buf, *next; line; line = next) {
+            next = strchr(line, '\n');
+            if (next)
+                *next++ = '\0';
+            ready |= STREQ(line, "READY=1");
         }
+        if (!ready || !u->c || u->hc.state == HEALTH_STATE_HEALTHY)
+            continue;
+        sv_hc_ready(&u->hc);
+        log_info("unit '%s': ready (sd_notify)", u->name);
+        mgr_emit(u->m, u, "health", "READY=1");
+        mgr_health_changed(u);
+        api_poll_pending(u->m);
     }
+}
+
+char *health_notify_path(struct unit_rt *u)
+{
+    struct mgr *m = u->m;
+    if (m->notify_fd < 0)
+        return NULL;
+    _cleanup_free_ char *dir = strdup_printf("%s/notify/%s", m->o.run, u->name);
+    if (!dir)
+        return NULL;
+    if (u->notify_fd >= 0)
+        return TAKE_PTR(dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (mkdir_p(dir, 0755) < 0 ||
+            snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir) >= (int)sizeof(sa.sun_path))
+        return NULL;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return NULL;
+    (void)unlink(sa.sun_path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            loop_add(m->loop, fd, EPOLLIN, on_notify, u) < 0) {
+        log_warn("unit '%s': sd_notify socket '%s': %m; READY=1 is not available", u->name,
+                sa.sun_path);
+        close(fd);
+        return NULL;
+    }
+    /* Containers may run as any uid; only this container sees the socket. */
+    (void)chmod(sa.sun_path, 0666);
+    u->notify_fd = fd;
+    return TAKE_PTR(dir);
+}
+
+void health_notify_close(struct unit_rt *u)
+{
+    if (u->notify_fd < 0)
+        return;
+    loop_del(u->m->loop, u->notify_fd);
+    close(u->notify_fd);
+    u->notify_fd = -1;
+    _cleanup_free_ char *dir = strdup_printf("%s/notify/%s", u->m->o.run, u->name);
+    if (dir)
+        (void)rm_rf_at(AT_FDCWD, dir);
 }
 
 int health_notify_listen(struct mgr *m)
 {
     _cleanup_free_ char *dir = strdup_printf("%s/notify", m->o.run);
-    if (!dir || mkdir_p(dir, 0755) < 0)
+    if (!dir)
         return -ENOMEM;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir) >= (int)sizeof(sa.sun_path))
-        return -ENAMETOOLONG;
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    (void)unlink(sa.sun_path);
-    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
-            bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int r = -errno;
-        log_warn("sd_notify socket '%s': %s; READY=1 is not available", sa.sun_path,
-                strerror(-r));
-        close(fd);
+    int r = mkdir_p(dir, 0755);
+    if (r < 0) {
+        log_warn("sd_notify directory '%s': %s; READY=1 is not available", dir, strerror(-r));
         return r;
     }
-    /* Containers may run as any uid: anyone inside may send (the pid identifies it). */
-    (void)chmod(sa.sun_path, 0666);
-    m->notify_fd = fd;
-    return loop_add(m->loop, fd, EPOLLIN, on_notify, m);
+    m->notify_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return m->notify_fd < 0 ? -errno : 0;
 }

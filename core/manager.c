@@ -84,7 +84,7 @@ static struct unit_rt *urt_new(struct mgr *m, const char *name, bool is_network)
     }
     u->m = m;
     u->is_network = is_network;
-    u->out.fd = u->err.fd = u->log_fd = u->hc_fd = -1;
+    u->out.fd = u->err.fd = u->log_fd = u->hc_fd = u->notify_fd = -1;
     sv_init(&u->sv, false);
     /* Append: keeps the listing in creation order. */
     struct unit_rt **pp = &m->units;
@@ -105,6 +105,7 @@ static void urt_free(struct mgr *m, struct unit_rt *u)
         }
     u->timer = loop_timer_cancel(m->loop, u->timer);
     health_cancel(u);
+    health_notify_close(u);
     logs_close(u);
     if (u->log_fd >= 0)
         close(u->log_fd);

@@ -53,6 +53,7 @@ struct unit_rt {
     struct loop_timer *timer;
     struct loop_timer *hc_timer;
     int hc_fd;              /* probe socket or exec pidfd in flight, -1 = none */
+    int notify_fd;          /* this container's sd_notify socket, -1 = none (health.c) */
     pid_t hc_pid;
     bool hc_is_exec;
     uint64_t hc_deadline;
@@ -74,7 +75,7 @@ struct mgr {
     int ino_fd;
     int sock_fd;
     int lock_fd;
-    int notify_fd;            /* sd_notify datagram socket (health.c) */
+    int notify_fd;            /* RUN/notify (O_PATH); -1 = no sd_notify (health.c) */
     struct loop_timer *debounce;
     struct cg_manager *cgm;
     struct holder *holder; /* keeps pipe read ends while no daemon runs (holder.h) */
@@ -116,6 +117,8 @@ void health_cancel(struct unit_rt *u);
  * frees), or NULL; NOTIFY_SOCKET in the container's environment points there. */
 #define HEALTH_NOTIFY_TARGET "/run/mgr-notify"
 char *health_notify_path(struct unit_rt *u);
+/* Closes u's sd_notify socket and removes its directory (the unit is going away). */
+void health_notify_close(struct unit_rt *u);
 /* sd_notify socket handling (READY=1). */
 int health_notify_listen(struct mgr *m);
 
