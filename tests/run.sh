@@ -64,6 +64,17 @@ vm() {
     done
 }
 
+# mgr's parent cgroups (mgr/ per v1 hierarchy, mgr.slice/ on v2) outlive the containers by
+# design; the ones this run created are removed at the end (rmdir: only when empty).
+parents() { ls -d /sys/fs/cgroup/*/mgr /sys/fs/cgroup/unified/mgr.slice /sys/fs/cgroup/mgr.slice 2>/dev/null; }
+parents_before=$(parents)
+remove_new_parents() {
+    local p
+    for p in $(parents); do
+        grep -qxF "$p" <<<"$parents_before" || rmdir "$p" 2>/dev/null
+    done
+}
+
 case $what in
 unit) unit "$B" "" ;;
 integration) integration ;;
@@ -77,6 +88,7 @@ all)
 *) echo "usage: $0 unit|integration|vm|all" >&2; exit 2 ;;
 esac
 
+remove_new_parents
 [ ${#failed_list[@]} -gt 0 ] && echo "failed: ${failed_list[*]}"
 echo "$P passed, $F failed, $S skipped"
 [ "$F" -eq 0 ]
