@@ -1,5 +1,8 @@
 # mgr: one non-recursive Makefile. Libraries come from pkg-config; objects go in $(B)/.
-PKGS    ?= yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 libcap libseccomp jansson libcrypto libkmod
+PKGS    ?= yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 libcap libseccomp jansson libcrypto
+# Headers only: PID 1 opens libkmod with dlopen() (core/pid1.c), so no other mgr invocation
+# pays for loading it and the libcrypto it pulls in.
+PKGS_DLOPEN ?= libkmod
 B       ?= build
 ASAN_B  ?= $(B)-asan
 PREFIX  ?= /usr/local
@@ -10,7 +13,7 @@ CFLAGS  ?= -O2 -g
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
         -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation $(if $(filter 1,$(WERROR)),-Werror)
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(PKGS_DLOPEN) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Start-up time of every mgr invocation (mgr run, CLI calls): resolving ~7000 symbols over 25
 # shared objects (libarchive pulls libxml2, ICU, libstdc++) cost ~2 ms of CPU, more than the

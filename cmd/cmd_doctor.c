@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <libkmod.h>
 #include <seccomp.h>
 
 #include "cmd.h"
 #include "../core/cgroup.h"
 #include "../core/log.h"
+#include "../core/pid1.h"
 #include "../core/sys.h"
 #include "../core/unit_parse.h"
 #include "../core/util.h"
@@ -56,7 +56,7 @@ static bool kernel_has_symbol(const char *sym)
 
 /* "built-in", "loaded", "module" (available, not loaded) or "missing". marker: a function of
  * the module, to recognise it when built in. */
-static const char *module_state(struct kmod_ctx *kctx, const char *name, const char *marker)
+static const char *module_state(const char *name, const char *marker)
 {
     char path[128];
     snprintf(path, sizeof(path), "/sys/module/%s", name);
@@ -66,21 +66,7 @@ static const char *module_state(struct kmod_ctx *kctx, const char *name, const c
     }
     if (marker && kernel_has_symbol(marker))
         return "built-in";
-    if (!kctx)
-        return "missing";
-    struct kmod_list *list = NULL, *it;
-    const char *state = "missing";
-    if (kmod_module_new_from_lookup(kctx, name, &list) == 0) {
-        kmod_list_foreach(it, list)
-        {
-            struct kmod_module *mod = kmod_module_get_module(it);
-            if (kmod_module_get_path(mod))
-                state = "module";
-            kmod_module_unref(mod);
-        }
-        kmod_module_unref_list(list);
-    }
-    return state;
+    return pid1_module_loadable(name) > 0 ? "module" : "missing";
 }
 
 static bool fs_registered(const char *fs)
@@ -337,9 +323,8 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
     }
 
     /* filesystems and modules */
-    struct kmod_ctx *kctx = kmod_new(NULL, NULL);
     const char *ovl =
-            fs_registered("overlay") ? "yes" : module_state(kctx, "overlay", "ovl_fill_super");
+            fs_registered("overlay") ? "yes" : module_state("overlay", "ovl_fill_super");
     json_object_set_new(rep, "overlayfs", json_string(ovl));
     const char *probe_dir = access(ctx->root, F_OK) == 0 ? ctx->root : "/tmp";
     int ir = probe_idmap(probe_dir);
@@ -373,8 +358,8 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
     if (clone >= 0)
         json_object_set_new(un, "unprivileged_userns_clone", json_integer(clone));
     json_object_set_new(rep, "user_namespaces", un);
-    h.bridge = module_state(kctx, "bridge", "br_dev_xmit");
-    h.veth = module_state(kctx, "veth", "veth_newlink");
+    h.bridge = module_state("bridge", "br_dev_xmit");
+    h.veth = module_state("veth", "veth_newlink");
     json_object_set_new(rep, "network",
                         json_pack("{s:s, s:s}", "bridge", h.bridge, "veth", h.veth));
 
@@ -413,8 +398,6 @@ int cmd_doctor(struct mgr_ctx *ctx, int argc, char **argv)
         print_text(rep);
     }
     json_decref(rep);
-    if (kctx)
-        kmod_unref(kctx);
     cg_manager_free(cgm);
     return rc;
 }

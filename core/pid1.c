@@ -22,6 +22,7 @@
 #include <linux/magic.h>
 #include <linux/watchdog.h>
 
+#include <dlfcn.h>
 #include <libkmod.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
@@ -710,11 +711,87 @@ static void kmod_quiet(void *data, int priority, const char *file, int line, con
     /* libkmod's own messages would go to stderr; our caller reports per module. */
 }
 
+/* libkmod is opened with dlopen() when the first module is loaded, not linked: only PID 1
+ * loads modules, and linking it made every mgr invocation (mgr run, each CLI call, the
+ * daemon) load and relocate libkmod's libcrypto, ~0.8 ms of start-up and 1.5 MiB of RSS. */
+static struct {
+    void *dl;
+    __typeof__(kmod_new) *new_;
+    __typeof__(kmod_unref) *unref;
+    __typeof__(kmod_set_log_fn) *set_log_fn;
+    __typeof__(kmod_load_resources) *load_resources;
+    __typeof__(kmod_module_new_from_lookup) *new_from_lookup;
+    __typeof__(kmod_list_next) *list_next;
+    __typeof__(kmod_module_get_module) *get_module;
+    __typeof__(kmod_module_get_initstate) *get_initstate;
+    __typeof__(kmod_module_probe_insert_module) *probe_insert;
+    __typeof__(kmod_module_get_name) *get_name;
+    __typeof__(kmod_module_get_path) *get_path;
+    __typeof__(kmod_module_unref) *module_unref;
+    __typeof__(kmod_module_unref_list) *unref_list;
+} K;
+
+static int kmod_open(struct err *err)
+{
+    if (K.dl)
+        return 0;
+    void *dl = dlopen("libkmod.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!dl)
+        return err_setx(err, ENOENT, "libkmod: %s", dlerror());
+#define SYM(field, name)                                                                          \
+    do {                                                                                          \
+        *(void **)&K.field = dlsym(dl, #name);                                                    \
+        if (!K.field) {                                                                           \
+            dlclose(dl);                                                                          \
+            return err_setx(err, ENOSYS, "libkmod: no symbol %s", #name);                         \
+        }                                                                                         \
+    } while (0)
+    SYM(new_, kmod_new);
+    SYM(unref, kmod_unref);
+    SYM(set_log_fn, kmod_set_log_fn);
+    SYM(load_resources, kmod_load_resources);
+    SYM(new_from_lookup, kmod_module_new_from_lookup);
+    SYM(list_next, kmod_list_next);
+    SYM(get_module, kmod_module_get_module);
+    SYM(get_initstate, kmod_module_get_initstate);
+    SYM(probe_insert, kmod_module_probe_insert_module);
+    SYM(get_name, kmod_module_get_name);
+    SYM(get_path, kmod_module_get_path);
+    SYM(module_unref, kmod_module_unref);
+    SYM(unref_list, kmod_module_unref_list);
+#undef SYM
+    K.dl = dl;
+    return 0;
+}
+
+int pid1_module_loadable(const char *name)
+{
+    if (kmod_open(NULL) < 0)
+        return -ENOENT;
+    struct kmod_ctx *ctx = K.new_(NULL, NULL);
+    if (!ctx)
+        return -ENOMEM;
+    K.set_log_fn(ctx, kmod_quiet, NULL);
+    struct kmod_list *list = NULL;
+    int found = 0;
+    if (K.new_from_lookup(ctx, name, &list) == 0) {
+        for (struct kmod_list *it = list; it; it = K.list_next(list, it)) {
+            struct kmod_module *mod = K.get_module(it);
+            if (K.get_path(mod))
+                found = 1;
+            K.module_unref(mod);
+        }
+        K.unref_list(list);
+    }
+    K.unref(ctx);
+    return found;
+}
+
 /* Loads one module and its dependencies; returns 0 or -errno with msg filled. */
 static int load_one(struct kmod_ctx *ctx, const char *name, char *msg, size_t msglen)
 {
     struct kmod_list *list = NULL, *it;
-    int r = kmod_module_new_from_lookup(ctx, name, &list);
+    int r = K.new_from_lookup(ctx, name, &list);
     if (r < 0) {
         snprintf(msg, msglen, "module '%s': lookup: %s", name, strerror(-r));
         return r;
@@ -724,29 +801,28 @@ static int load_one(struct kmod_ctx *ctx, const char *name, char *msg, size_t ms
         return -ENOENT;
     }
     int ret = 0;
-    kmod_list_foreach(it, list)
-    {
-        struct kmod_module *mod = kmod_module_get_module(it);
-        int state = kmod_module_get_initstate(mod);
+    for (it = list; it; it = K.list_next(list, it)) {
+        struct kmod_module *mod = K.get_module(it);
+        int state = K.get_initstate(mod);
         if (state == KMOD_MODULE_BUILTIN || state == KMOD_MODULE_LIVE) {
-            kmod_module_unref(mod);
+            K.module_unref(mod);
             continue;
         }
         /* IGNORE_COMMAND: never run modprobe.d "install" shell commands from PID 1. */
-        r = kmod_module_probe_insert_module(mod,
-                KMOD_PROBE_IGNORE_COMMAND | KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
+        r = K.probe_insert(mod, KMOD_PROBE_IGNORE_COMMAND | KMOD_PROBE_APPLY_BLACKLIST, NULL,
+                NULL, NULL, NULL);
         if (r < 0 && r != -EEXIST) {
-            snprintf(msg, msglen, "module '%s': insert %s: %s", name,
-                    kmod_module_get_name(mod), strerror(-r));
+            snprintf(msg, msglen, "module '%s': insert %s: %s", name, K.get_name(mod),
+                    strerror(-r));
             ret = r;
         } else if (r > 0) {
             /* Positive: blacklisted (KMOD_PROBE_APPLY_BLACKLIST). */
             snprintf(msg, msglen, "module '%s' is blacklisted", name);
             ret = -EPERM;
         }
-        kmod_module_unref(mod);
+        K.module_unref(mod);
     }
-    kmod_module_unref_list(list);
+    K.unref_list(list);
     return ret;
 }
 
@@ -784,13 +860,17 @@ int pid1_load_modules(const char *dir, pid1_module_fn fn, void *userdata, struct
         }
         for (char **m = names; *m; m++) {
             if (!ctx) {
-                ctx = kmod_new(NULL, NULL);
+                if (kmod_open(err) < 0) {
+                    failed = -err->code;
+                    goto out;
+                }
+                ctx = K.new_(NULL, NULL);
                 if (!ctx) {
                     failed = err_set(err, ENOMEM, "libkmod: kmod_new");
                     goto out;
                 }
-                kmod_set_log_fn(ctx, kmod_quiet, NULL);
-                (void)kmod_load_resources(ctx); /* indexes are optional; lookups fall back */
+                K.set_log_fn(ctx, kmod_quiet, NULL);
+                (void)K.load_resources(ctx); /* indexes are optional; lookups fall back */
             }
             msg[0] = '\0';
             r = load_one(ctx, *m, msg, sizeof(msg));
@@ -805,7 +885,7 @@ out:
         free(ents[i]);
     free(ents);
     if (ctx)
-        kmod_unref(ctx);
+        K.unref(ctx);
     return failed;
 }
 

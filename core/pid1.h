@@ -172,6 +172,9 @@ int pid1_modules_parse(const char *text, char ***ret);
  * libkmod, as modprobe. Returns the number of modules that failed, or -errno with err set
  * when libkmod itself cannot start. A missing dir is 0. */
 int pid1_load_modules(const char *dir, pid1_module_fn fn, void *userdata, struct err *err);
+/* 1 when libkmod finds a loadable module file for name under /lib/modules, 0 when not,
+ * -errno when libkmod cannot be opened (it is loaded with dlopen on first use). */
+int pid1_module_loadable(const char *name);
 
 /* Called for each child reaped by pid1_reap (pid and wait status). */
 typedef void (*pid1_reaped_fn)(pid_t pid, int status, void *userdata);

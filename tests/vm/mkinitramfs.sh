@@ -68,6 +68,14 @@ copy_libs() {
     done
 }
 copy_libs "$MGR"
+# PID 1 opens libkmod with dlopen() to load modules (ldd cannot see it): the library and
+# what it links go in too, at the path the dynamic loader searches.
+KMODLIB=$(ldconfig -p | awk '$1 == "libkmod.so.2" && /x86-64/ {print $NF; exit}')
+if [ -n "$KMODLIB" ]; then
+    mkdir -p "$ST$(dirname "$KMODLIB")"
+    cp -L "$KMODLIB" "$ST$KMODLIB"
+    copy_libs "$KMODLIB"
+fi
 
 # 3. busybox-static: a shell and tools for tests and the emergency shell (/bin/sh).
 if [ $BUSYBOX = 1 ]; then
