@@ -291,6 +291,11 @@ static int child_main(void *ud, int sync_fd, struct err *err)
 
     if (c->spec->die_with_parent)
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    else
+        /* A container that outlives its starter (the daemon) leaves its session and process
+         * group too: a Ctrl-C on the daemon's terminal, or a signal to the daemon's group
+         * (timeout(1), a shell's job control), must not reach it. */
+        (void)setsid();
     if (c->prepare_sec) {
         /* Still with the host's view (LSM and limit checks read it); the plan lives in this
          * process until execve. */

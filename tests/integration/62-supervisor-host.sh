@@ -75,6 +75,25 @@ health: {tcp: {port: 9000}, interval: 200ms, timeout: 500ms, retries: 1, on_unhe
     assert_eq "$(awk '{print $3}' <<<"$row")" "-" "HEALTH column after stop: $row"
 }
 
+# Containers started by the daemon are in a session of their own: a signal to the daemon's
+# process group (a Ctrl-C on its terminal, timeout(1)) does not reach them.
+case_own_session() {
+    sv_setup session
+    u mgrtsv-sess "$SLEEPER"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-sess || return 1
+    local cpid dpid
+    cpid=$(pid_of mgrtsv-sess)
+    dpid=$(cat "$CASE_DIR/daemon.pid")
+    # Fields after the ")" of /proc/PID/stat: state ppid pgrp session.
+    local c_pg c_sid d_pg d_sid
+    read -r c_pg c_sid < <(sed 's/.*) //' "/proc/$cpid/stat" | awk '{print $3, $4}')
+    read -r d_pg d_sid < <(sed 's/.*) //' "/proc/$dpid/stat" | awk '{print $3, $4}')
+    assert_ne "$c_sid" "$d_sid" "container session vs daemon's" || return 1
+    assert_ne "$c_pg" "$d_pg" "container process group vs daemon's" || return 1
+    assert_eq "$c_sid" "$cpid" "container leads its own session"
+}
+
 # Leftover groups: removed at start under a dedicated parent (--cgroup-parent), never under the
 # shared default parent "mgr" where other daemons (other --run dirs) have live containers.
 rp_cleanup() {
@@ -157,5 +176,6 @@ import os; os.rename(sys.argv[2] + ".tmp", sys.argv[2])
 tcase "a limit the host cannot enforce refuses apply, dry-run, run (doctor agrees)" case_unenforceable_refused
 tcase "health: complete log line, reset to none when the container stops" case_health_reset_and_log
 tcase "cgroup leftovers reclaimed at start only under a dedicated parent" case_reclaim_dedicated_parent
+tcase "daemon-started containers have their own session and process group" case_own_session
 tcase "daemon sends READY=1 to \$NOTIFY_SOCKET (systemd Type=notify)" case_daemon_sd_notify
 finish
