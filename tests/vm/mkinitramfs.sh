@@ -70,7 +70,8 @@ copy_libs() {
 copy_libs "$MGR"
 # PID 1 opens libkmod with dlopen() to load modules (ldd cannot see it): the library and
 # what it links go in too, at the path the dynamic loader searches.
-KMODLIB=$(ldconfig -p | awk '$1 == "libkmod.so.2" && /x86-64/ {print $NF; exit}')
+# (awk reads all of ldconfig's output: exiting early would SIGPIPE it, fatal under pipefail.)
+KMODLIB=$(ldconfig -p | awk '$1 == "libkmod.so.2" && /x86-64/ && !f {print $NF; f = 1}')
 if [ -n "$KMODLIB" ]; then
     mkdir -p "$ST$(dirname "$KMODLIB")"
     cp -L "$KMODLIB" "$ST$KMODLIB"
