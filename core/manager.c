@@ -1611,7 +1611,7 @@ static int setup(struct mgr *m)
 enum mgr_exit manager_run(const struct mgr_opts *o)
 {
     struct mgr mgr = {.o = *o, .sig_fd = -1, .ino_fd = -1, .sock_fd = -1, .lock_fd = -1,
-            .notify_fd = -1, .units_is_source = true};
+            .units_is_source = true};
     struct mgr *m = &mgr;
     m->exit = MGR_EXIT_ERROR;
     if (setup(m) < 0)

@@ -75,7 +75,7 @@ struct mgr {
     int ino_fd;
     int sock_fd;
     int lock_fd;
-    int notify_fd;            /* RUN/notify (O_PATH); -1 = no sd_notify (health.c) */
+    bool notify_ok;           /* RUN/notify exists: containers get sd_notify sockets */
     struct loop_timer *debounce;
     struct cg_manager *cgm;
     struct holder *holder; /* keeps pipe read ends while no daemon runs (holder.h) */
