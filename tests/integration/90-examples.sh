@@ -6,30 +6,13 @@
 source "$(dirname "$0")/lib.sh"
 requires root cmd:jq cmd:curl cmd:umoci
 
-# One daemon for the file (cases run in subshells). At exit it is stopped by its pid with
-# --stop-on-exit semantics (it stops its containers); anything a crash left is killed by the
-# pids recorded in the state directory.
-"$MGR" daemon --stop-on-exit >>"$T_TMP/daemon.log" 2>&1 &
-DPID=$!
-stop_all() {
-    kill -TERM "$DPID" 2>/dev/null
-    wait_for 30 bash -c "! kill -0 $DPID 2>/dev/null" >/dev/null 2>&1
-    kill -9 "$DPID" 2>/dev/null
-    local s p
-    for s in "$MGR_RUN"/containers/*/state; do
-        [ -f "$s" ] || continue
-        p=$(sed -n 's/^pid=//p' "$s")
-        [ -n "$p" ] && [ "$p" != 0 ] && kill -9 "$p" 2>/dev/null
-    done
-    sleep 0.2
-    for s in "$MGR_RUN"/containers/*; do
-        [ -d "$s" ] && rmdir /sys/fs/cgroup/*/mgr/"$(basename "$s")" 2>/dev/null
-    done
-    ip link del mgrt-hello-net 2>/dev/null
-    ip link del mgrt-web-cache 2>/dev/null
-}
-on_exit stop_all
-wait_for 5 "$MGR" status >/dev/null || { cat "$T_TMP/daemon.log"; exit 1; }
+# One daemon for the file (cases run in subshells), started and torn down by sv_lib.sh's
+# helpers: stopped by its pid (--stop-on-exit stops its containers), then anything a crash
+# left is killed by the pids in the state directory and its cgroups removed.
+source "$(dirname "$0")/sv_lib.sh"
+CASE_DIR=$T_TMP
+on_exit "sv_teardown; ip link del mgrt-hello-net; ip link del mgrt-web-cache"
+start_daemon || exit 1
 
 # stage EXAMPLE IMAGE_DIR: copies an example's units into MGR_UNITS with the image path
 # rewritten to IMAGE_DIR and the network's bridge named mgrt-<network>.
