@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -29,7 +31,168 @@
 #include "log.h"
 #include "util.h"
 
-#define SRC_BUF (256 * 1024)
+#define SRC_BUF   (256 * 1024) /* one read() of the source */
+#define SRC_SLOTS 8
+#define TAR_BUF   (1024 * 1024) /* decompressed bytes, copied for the hasher */
+#define TAR_SLOTS 8
+
+/* ---- sha256 on a second CPU ----
+ *
+ * Hashing is a third of an uncompressed layer's extraction time, so both digests are
+ * computed by a helper thread while this one inflates and writes. The thread lives only
+ * inside one layer_extract() call (the daemon imports in-process on a unit's first start):
+ * it is joined before the call returns, on every path, and touches nothing but the digest
+ * contexts and the bytes it is handed. It hashes blocks without copying them, in the order
+ * they were posted; a block's owner waits for its job (hasher_wait) before reusing or
+ * releasing the memory. Without the thread (creation failed) posting hashes inline. */
+#define HASH_Q 16
+
+struct hash_job {
+    EVP_MD_CTX *md;
+    const void *p;
+    size_t n;
+};
+
+struct hasher {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done_cv;
+    struct hash_job q[HASH_Q];
+    uint64_t posted, done; /* job sequence numbers: job k is done when done >= k */
+    bool stop, running;
+    pthread_t thread;
+};
+
+static void *hasher_main(void *arg)
+{
+    struct hasher *h = arg;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (h->posted == h->done && !h->stop)
+            pthread_cond_wait(&h->work, &h->mu);
+        if (h->posted == h->done)
+            break;
+        struct hash_job j = h->q[h->done % HASH_Q];
+        pthread_mutex_unlock(&h->mu);
+        EVP_DigestUpdate(j.md, j.p, j.n);
+        pthread_mutex_lock(&h->mu);
+        h->done++;
+        pthread_cond_signal(&h->done_cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+static void hasher_start(struct hasher *h)
+{
+    *h = (struct hasher){.mu = PTHREAD_MUTEX_INITIALIZER,
+                         .work = PTHREAD_COND_INITIALIZER,
+                         .done_cv = PTHREAD_COND_INITIALIZER};
+    /* No signal is ever delivered to the helper: the caller's handlers stay the caller's. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    h->running = pthread_create(&h->thread, NULL, hasher_main, h) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!h->running)
+        log_debug("image: no hashing thread, hashing inline");
+}
+
+/* Queues md += [p, p+n); returns the job's number for hasher_wait(). */
+static uint64_t hasher_post(struct hasher *h, EVP_MD_CTX *md, const void *p, size_t n)
+{
+    if (!h->running) {
+        EVP_DigestUpdate(md, p, n);
+        return 0;
+    }
+    pthread_mutex_lock(&h->mu);
+    while (h->posted - h->done == HASH_Q)
+        pthread_cond_wait(&h->done_cv, &h->mu);
+    h->q[h->posted % HASH_Q] = (struct hash_job){md, p, n};
+    uint64_t seq = ++h->posted;
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->mu);
+    return seq;
+}
+
+/* Waits until job seq (and every job before it) is hashed. */
+static void hasher_wait(struct hasher *h, uint64_t seq)
+{
+    if (!h->running)
+        return;
+    pthread_mutex_lock(&h->mu);
+    while (h->done < seq)
+        pthread_cond_wait(&h->done_cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Finishes the queued jobs and joins the thread. Idempotent. */
+static void hasher_stop(struct hasher *h)
+{
+    if (!h->running)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = true;
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->thread, NULL);
+    h->running = false;
+}
+
+/* Buffers used in turn, each reused only once the hasher is done with it: waking the
+ * hasher takes a while on a virtual CPU, so it must be able to lag several blocks behind. */
+struct ring {
+    char *mem; /* n slots of size bytes */
+    size_t size;
+    unsigned n, cur;
+    size_t fill, posted; /* bytes in the current slot; of which queued for hashing */
+    uint64_t job[TAR_SLOTS > SRC_SLOTS ? TAR_SLOTS : SRC_SLOTS]; /* last job reading each */
+};
+
+static int ring_init(struct ring *r, unsigned n, size_t size)
+{
+    *r = (struct ring){.mem = malloc(n * size), .size = size, .n = n};
+    return r->mem ? 0 : -ENOMEM;
+}
+
+/* Queues the current slot's bytes not yet queued. */
+static void ring_post(struct ring *r, struct hasher *h, EVP_MD_CTX *md)
+{
+    if (r->fill > r->posted)
+        r->job[r->cur] = hasher_post(h, md, r->mem + r->cur * r->size + r->posted,
+                                     r->fill - r->posted);
+    r->posted = r->fill;
+}
+
+/* Queues the current slot and moves to the next one, once the hasher is done with it. */
+static char *ring_next(struct ring *r, struct hasher *h, EVP_MD_CTX *md)
+{
+    ring_post(r, h, md);
+    r->cur = (r->cur + 1) % r->n;
+    r->fill = r->posted = 0;
+    hasher_wait(h, r->job[r->cur]);
+    return r->mem + r->cur * r->size;
+}
+
+struct chain {
+    struct layer_source *src;
+    EVP_MD_CTX *blob_md, *tar_md;
+    uint64_t blob_bytes, tar_bytes;
+    bool src_eof;
+    struct archive *a; /* decompressor */
+    bool a_started, a_eof;
+    uint64_t max_bytes;
+    bool same_stream; /* no compression: the tar stream is the blob, hashed once */
+    struct err *err;
+    bool failed; /* err is set by a callback */
+    struct hasher *h;
+    struct ring src_ring; /* fd source: read() buffers */
+    uint64_t outer_job;   /* outer source: the hash job reading its current block */
+    /* Compressed: reader A's output block is only valid until A is called again, so the
+     * bytes are copied into tar_ring, which reader B then reads. */
+    struct ring tar_ring;
+    const char *pend; /* what is left of A's current block */
+    size_t pend_len;
+};
 
 void md_hex(EVP_MD_CTX *c, char ret_hex[65])
 {
@@ -51,20 +214,6 @@ void sha256_hex(const void *data, size_t len, char ret_hex[65])
     ret_hex[64] = '\0';
 }
 
-struct chain {
-    struct layer_source *src;
-    EVP_MD_CTX *blob_md, *tar_md;
-    uint64_t blob_bytes, tar_bytes;
-    bool src_eof;
-    struct archive *a; /* decompressor */
-    bool a_started, a_eof;
-    uint64_t max_bytes;
-    bool same_stream; /* no compression: the tar stream is the blob, hashed once */
-    struct err *err;
-    bool failed; /* err is set by a callback */
-    char *buf;
-};
-
 static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
 {
     struct chain *c = ud;
@@ -73,19 +222,23 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
     if (c->src_eof)
         return 0;
     if (s->fd >= 0) {
+        /* libarchive is done with a block when it asks for the next one. */
+        char *buf = ring_next(&c->src_ring, c->h, c->blob_md);
         do
-            n = read(s->fd, c->buf, SRC_BUF);
+            n = read(s->fd, buf, SRC_BUF);
         while (n < 0 && errno == EINTR);
         if (n < 0) {
             err_set(c->err, errno, "read");
             c->failed = true;
             return -1;
         }
-        *ret = c->buf;
+        *ret = buf;
     } else if (s->outer) {
         const void *p;
         size_t size;
         la_int64_t off;
+        /* The next block replaces the one the hasher may still be reading. */
+        hasher_wait(c->h, c->outer_job);
         int r = archive_read_data_block(s->outer, &p, &size, &off);
         if (r == ARCHIVE_EOF) {
             n = 0;
@@ -117,56 +270,82 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
         c->failed = true;
         return -1;
     }
-    EVP_DigestUpdate(c->blob_md, *ret, (size_t)n);
+    if (s->fd >= 0) {
+        c->src_ring.fill = (size_t)n;
+        ring_post(&c->src_ring, c->h, c->blob_md);
+    } else {
+        uint64_t job = hasher_post(c->h, c->blob_md, *ret, (size_t)n);
+        if (s->outer)
+            c->outer_job = job;
+    }
     if (s->progress)
         s->progress(c->blob_bytes, s->userdata);
     return n;
 }
 
-/* Reader B's input: the decompressed bytes of reader A, passed through without a copy. */
+/* Reader B's input: the decompressed bytes of reader A. Uncompressed, A's blocks are the
+ * source's own (already hashed as the blob) and are passed through; compressed, they are
+ * copied into tar_ring for the hasher, and B reads the copy. */
 static la_ssize_t tar_read(struct archive *ar, void *ud, const void **ret)
 {
     struct chain *c = ud;
     if (c->a_eof)
         return 0;
-    if (!c->a_started) {
-        struct archive_entry *e;
-        int r = archive_read_next_header(c->a, &e);
+    if (c->pend_len == 0) {
+        if (!c->a_started) {
+            struct archive_entry *e;
+            int r = archive_read_next_header(c->a, &e);
+            if (r < ARCHIVE_WARN) {
+                if (!c->failed) {
+                    err_setx(c->err, EINVAL, "%s", archive_error_string(c->a));
+                    c->failed = true;
+                }
+                return -1;
+            }
+            c->a_started = true;
+        }
+        const void *p;
+        size_t size;
+        la_int64_t off;
+        int r = archive_read_data_block(c->a, &p, &size, &off);
+        if (r == ARCHIVE_EOF) {
+            c->a_eof = true;
+            if (!c->same_stream)
+                ring_post(&c->tar_ring, c->h, c->tar_md);
+            return 0;
+        }
         if (r < ARCHIVE_WARN) {
             if (!c->failed) {
-                err_setx(c->err, EINVAL, "%s", archive_error_string(c->a));
+                err_setx(c->err, EINVAL, "decompress: %s", archive_error_string(c->a));
                 c->failed = true;
             }
             return -1;
         }
-        c->a_started = true;
-    }
-    const void *p;
-    size_t size;
-    la_int64_t off;
-    int r = archive_read_data_block(c->a, &p, &size, &off);
-    if (r == ARCHIVE_EOF) {
-        c->a_eof = true;
-        return 0;
-    }
-    if (r < ARCHIVE_WARN) {
-        if (!c->failed) {
-            err_setx(c->err, EINVAL, "decompress: %s", archive_error_string(c->a));
+        c->tar_bytes += size;
+        if (c->tar_bytes > c->max_bytes) {
+            err_setx(c->err, EFBIG, "uncompressed size exceeds the limit of %" PRIu64 " bytes",
+                     c->max_bytes);
             c->failed = true;
+            return -1;
         }
-        return -1;
+        if (c->same_stream) {
+            *ret = p;
+            return (la_ssize_t)size;
+        }
+        c->pend = p;
+        c->pend_len = size;
+        if (size == 0)
+            return tar_read(ar, ud, ret);
     }
-    c->tar_bytes += size;
-    if (c->tar_bytes > c->max_bytes) {
-        err_setx(c->err, EFBIG, "uncompressed size exceeds the limit of %" PRIu64 " bytes",
-                 c->max_bytes);
-        c->failed = true;
-        return -1;
-    }
-    if (!c->same_stream)
-        EVP_DigestUpdate(c->tar_md, p, size);
-    *ret = p;
-    return (la_ssize_t)size;
+    struct ring *tr = &c->tar_ring;
+    if (tr->fill == tr->size)
+        ring_next(tr, c->h, c->tar_md);
+    char *dst = tr->mem + tr->cur * tr->size + tr->fill;
+    size_t n = c->pend_len < tr->size - tr->fill ? c->pend_len : tr->size - tr->fill;
+    memcpy(dst, c->pend, n);
+    c->pend += n, c->pend_len -= n, tr->fill += n;
+    *ret = dst;
+    return (la_ssize_t)n;
 }
 
 /* ---- the writer ---- */
@@ -765,43 +944,33 @@ static mode_t current_umask(void)
     return 0777;
 }
 
-int layer_extract(struct layer_source *src, int root_fd, const struct layer_limits *lim,
-                  struct layer_result *ret, struct err *err)
+/* The streaming pass over the open readers: entries, then the drain. The hasher's jobs may
+ * still be running when it returns. */
+static int extract_run(struct chain *c, struct archive *a, struct archive *b, int root_fd,
+                       const struct layer_limits *lim, struct layer_result *ret,
+                       char **ret_tar_mem)
 {
-    _cleanup_md_ EVP_MD_CTX *blob_md = EVP_MD_CTX_new();
-    _cleanup_md_ EVP_MD_CTX *tar_md = EVP_MD_CTX_new();
-    _cleanup_free_ char *buf = malloc(SRC_BUF);
-    if (!blob_md || !tar_md || !buf)
-        return err_set(err, ENOMEM, "extract %s", src->what);
-    EVP_DigestInit_ex(blob_md, EVP_sha256(), NULL);
-    EVP_DigestInit_ex(tar_md, EVP_sha256(), NULL);
-
-    struct chain c = {
-            .src = src,
-            .blob_md = blob_md,
-            .tar_md = tar_md,
-            .max_bytes = lim->max_bytes,
-            .err = err,
-            .buf = buf,
-    };
-    _cleanup_archive_ struct archive *a = archive_read_new();
-    _cleanup_archive_ struct archive *b = archive_read_new();
-    if (!a || !b)
-        return err_set(err, ENOMEM, "extract %s", src->what);
-    c.a = a;
-    archive_read_support_filter_all(a);
-    archive_read_support_format_raw(a);
-    if (archive_read_open(a, &c, NULL, src_read, NULL) != ARCHIVE_OK) {
-        if (c.failed)
+    struct err *err = c->err;
+    struct layer_source *src = c->src;
+    if (archive_read_open(a, c, NULL, src_read, NULL) != ARCHIVE_OK) {
+        if (c->failed)
             return -err->code;
         return err_setx(err, EINVAL, "%s", archive_error_string(a));
     }
-    c.same_stream =
+    c->same_stream =
             archive_filter_count(a) == 1 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
+    if (!c->same_stream) {
+        if (ring_init(&c->tar_ring, TAR_SLOTS, TAR_BUF) < 0)
+            return err_set(err, ENOMEM, "extract %s", src->what);
+        *ret_tar_mem = c->tar_ring.mem;
+        /* Starts on a full slot so that the first read moves to slot 0. */
+        c->tar_ring.cur = TAR_SLOTS - 1;
+        c->tar_ring.fill = c->tar_ring.posted = TAR_BUF;
+    }
     archive_read_support_format_tar(b);
     archive_read_support_format_gnutar(b);
-    if (archive_read_open(b, &c, NULL, tar_read, NULL) != ARCHIVE_OK) {
-        if (c.failed)
+    if (archive_read_open(b, c, NULL, tar_read, NULL) != ARCHIVE_OK) {
+        if (c->failed)
             return -err->code;
         return err_setx(err, EINVAL, "not a tar stream: %s", archive_error_string(b));
     }
@@ -827,7 +996,7 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
         if (ar == ARCHIVE_EOF)
             break;
         if (ar < ARCHIVE_WARN) {
-            r = c.failed ? -err->code : err_setx(err, EINVAL, "%s", archive_error_string(b));
+            r = c->failed ? -err->code : err_setx(err, EINVAL, "%s", archive_error_string(b));
             break;
         }
         if (++entries > lim->max_entries) {
@@ -844,8 +1013,8 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
         }
         r = do_entry(&w, b, e, clean);
         if (r == -EIO && !err->code)
-            r = c.failed ? -err->code
-                         : err_setx(err, EIO, "entry '%s': %s", clean, archive_error_string(b));
+            r = c->failed ? -err->code
+                          : err_setx(err, EIO, "entry '%s': %s", clean, archive_error_string(b));
         if (r < 0)
             break;
     }
@@ -863,25 +1032,66 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
     /* Drain what the tar reader did not need (end-of-archive padding) and what follows the
      * compressed stream, so that both digests cover every byte. */
     const void *p;
-    while ((r = (int)tar_read(b, &c, &p)) > 0)
+    while ((r = (int)tar_read(b, c, &p)) > 0)
         ;
     if (r < 0)
         return -err->code;
-    while ((r = (int)src_read(a, &c, &p)) > 0)
+    while ((r = (int)src_read(a, c, &p)) > 0)
         ;
     if (r < 0)
         return -err->code;
-    if (src->expect_size != UINT64_MAX && c.blob_bytes != src->expect_size)
+    if (src->expect_size != UINT64_MAX && c->blob_bytes != src->expect_size)
         return err_setx(err, EINVAL, "size %" PRIu64 " differs from its descriptor (%" PRIu64 ")",
-                        c.blob_bytes, src->expect_size);
+                        c->blob_bytes, src->expect_size);
+    ret->blob_size = c->blob_bytes;
+    ret->tar_size = c->tar_bytes;
+    ret->entries = entries;
+    ret->written = w.written;
+    return 0;
+}
+
+int layer_extract(struct layer_source *src, int root_fd, const struct layer_limits *lim,
+                  struct layer_result *ret, struct err *err)
+{
+    _cleanup_md_ EVP_MD_CTX *blob_md = EVP_MD_CTX_new();
+    _cleanup_md_ EVP_MD_CTX *tar_md = EVP_MD_CTX_new();
+    struct chain c = {
+            .src = src,
+            .blob_md = blob_md,
+            .tar_md = tar_md,
+            .max_bytes = lim->max_bytes,
+            .err = err,
+    };
+    /* Freed at return, after the hasher is joined. */
+    _cleanup_free_ char *src_mem = NULL, *tar_mem = NULL;
+    _cleanup_archive_ struct archive *a = archive_read_new();
+    _cleanup_archive_ struct archive *b = archive_read_new();
+    if (!blob_md || !tar_md || !a || !b)
+        return err_set(err, ENOMEM, "extract %s", src->what);
+    if (src->fd >= 0) {
+        if (ring_init(&c.src_ring, SRC_SLOTS, SRC_BUF) < 0)
+            return err_set(err, ENOMEM, "extract %s", src->what);
+        src_mem = c.src_ring.mem;
+    }
+    EVP_DigestInit_ex(blob_md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(tar_md, EVP_sha256(), NULL);
+    c.a = a;
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+
+    struct hasher h;
+    hasher_start(&h);
+    c.h = &h;
+    int r = extract_run(&c, a, b, root_fd, lim, ret, &tar_mem);
+    /* Joined here, on every path: before the digests are read and before the buffers it
+     * reads (the rings, the outer archive's block) are freed or reused. */
+    hasher_stop(&h);
+    if (r < 0)
+        return r;
     md_hex(blob_md, ret->blob_hex);
     if (c.same_stream)
         memcpy(ret->diff_hex, ret->blob_hex, sizeof(ret->diff_hex));
     else
         md_hex(tar_md, ret->diff_hex);
-    ret->blob_size = c.blob_bytes;
-    ret->tar_size = c.tar_bytes;
-    ret->entries = entries;
-    ret->written = w.written;
     return 0;
 }
