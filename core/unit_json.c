@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include <openssl/evp.h>
+/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP (see unit_hash). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include "util.h"
 
@@ -264,11 +266,14 @@ int unit_hash(const struct unit *u, char out[65])
     json_decref(j);
     if (!s)
         return -ENOMEM;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    int ok = EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL);
+    /* The direct SHA-256 functions, not EVP: EVP_Digest first initializes OpenSSL 3's
+     * provider machinery (config, name maps, method stores), which made the long-running
+     * daemon touch ~1 MiB of libcrypto code and keep ~200 KiB of heap just to hash specs. */
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256_CTX c;
+    int ok = SHA256_Init(&c) && SHA256_Update(&c, s, strlen(s)) && SHA256_Final(md, &c);
     free(s);
-    if (!ok || mdlen != 32)
+    if (!ok)
         return -ENOMEM;
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
