@@ -639,21 +639,70 @@ static int kill_orphan(const struct rt_state *st)
     return poll(&p, 1, 5000) == 1 ? 0 : -ETIMEDOUT;
 }
 
-int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err)
+/* A container between rt_start_begin() and rt_start_finish(). */
+struct rt_starting {
+    struct child_ctx c; /* the child's context (the child has its own copy since clone) */
+    struct rt_state st;
+    struct spawn_args sa;
+    struct spawn_proc proc;
+    bool spawned;       /* proc holds a child */
+    bool state_created;
+    char *root_dir, *run_dir; /* copies: the spec is only borrowed by rt_start_begin() */
+    struct cg_manager *cgm;
+    bool keep_upper;
+    int pidns_fd;
+    struct rt_bind *binds;
+    char *hosts, *resolv;
+    char idmap_dir[PATH_MAX]; /* user: private: idmapped layers, until the child mounted them */
+};
+
+/* Undoes everything p created (child, cgroup, state dir) and frees p. */
+static void starting_free(struct rt_starting *p, bool undo)
+{
+    if (!p)
+        return;
+    if (p->spawned)
+        spawn_abort(&p->proc);
+    if (p->idmap_dir[0])
+        userns_idmap_cleanup(p->idmap_dir);
+    p->c.idmapped_lower = strv_free(p->c.idmapped_lower);
+    ctx_release(&p->c);
+    if (p->c.cg) {
+        if (undo)
+            (void)cg_destroy(p->c.cg, NULL);
+        cg_group_free(p->c.cg);
+    }
+    if (undo && p->state_created)
+        (void)remove_state_dir(p->run_dir, p->c.u->name);
+    if (p->pidns_fd >= 0)
+        close(p->pidns_fd);
+    free(p->binds);
+    free(p->hosts);
+    free(p->resolv);
+    free(p->root_dir);
+    free(p->run_dir);
+    free(p);
+}
+
+void rt_start_abort(struct rt_starting *p)
+{
+    starting_free(p, true);
+}
+
+/* Error path of the start steps: names the unit, undoes and frees p. */
+static int starting_fail(struct rt_starting *p, int r, struct err *err)
+{
+    if (!strstr(err->msg, p->c.u->name))
+        err_wrap(err, "unit '%s'", p->c.u->name);
+    starting_free(p, true);
+    return r;
+}
+
+int rt_start_begin(const struct rt_spec *s, struct rt_starting **ret, struct err *err)
 {
     const struct unit *u = s->unit;
-    struct child_ctx c = {.spec = s, .u = u};
-    struct rt_state st = {0};
-    struct sec_plan *own_sec = NULL;
-    bool state_created = false;
-    /* Declared up front: the error paths below jump over later statements. */
-    _cleanup_close_ int pidns_fd = -1;
-    _cleanup_free_ struct rt_bind *binds = NULL;
-    _cleanup_free_ char *hosts = NULL, *resolv = NULL;
     int r;
 
-    for (int t = 0; t < _NS_MAX; t++)
-        c.join_fd[t] = -1;
     if (!u || u->kind != UNIT_CONTAINER || !u->name)
         return err_setx(err, EINVAL, "not a container unit");
     if (!s->lower_dirs || !s->lower_dirs[0])
@@ -676,75 +725,99 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
     if (strlen(u->name) > UNIT_NAME_MAX)
         return err_setx(err, EINVAL, "unit '%s': name too long", u->name);
 
-    snprintf(c.state_dir, sizeof(c.state_dir), "%s/containers/%s", s->run_dir, u->name);
-    snprintf(c.rootfs_dir, sizeof(c.rootfs_dir), "%s/rootfs", c.state_dir);
+    struct rt_starting *p = calloc(1, sizeof(*p));
+    if (!p)
+        return err_set(err, ENOMEM, "unit '%s'", u->name);
+    p->c = (struct child_ctx){.spec = s, .u = u};
+    p->pidns_fd = -1;
+    p->cgm = s->cgm;
+    p->keep_upper = s->keep_upper;
+    p->root_dir = strdup(s->root_dir ? s->root_dir : "");
+    p->run_dir = strdup(s->run_dir);
+    if (!p->root_dir || !p->run_dir) {
+        starting_free(p, false);
+        return err_set(err, ENOMEM, "unit '%s'", u->name);
+    }
+    struct child_ctx *c = &p->c;
+    struct rt_state *st = &p->st;
+    for (int t = 0; t < _NS_MAX; t++)
+        c->join_fd[t] = -1;
+
+    snprintf(c->state_dir, sizeof(c->state_dir), "%s/containers/%s", s->run_dir, u->name);
+    snprintf(c->rootfs_dir, sizeof(c->rootfs_dir), "%s/rootfs", c->state_dir);
 
     /* A state dir left by an earlier run: refuse if it is alive, else clean it up first. */
     struct rt_state old;
     struct err e2 = {0};
-    if (state_read(c.state_dir, &old, &e2) == 0 && state_pid_alive(old.pid, old.start_time)) {
+    if (state_read(c->state_dir, &old, &e2) == 0 && state_pid_alive(old.pid, old.start_time)) {
         bool orphan = !state_pid_alive(old.owner_pid, old.owner_start_time);
         if (!s->kill_orphan || !orphan || kill_orphan(&old) < 0)
-            return err_setx(err, EEXIST, "unit '%s': already running (pid %d)", u->name,
-                            (int)old.pid);
+        {
+            r = err_setx(err, EEXIST, "unit '%s': already running (pid %d)", u->name,
+                    (int)old.pid);
+            goto fail;
+        }
     }
     if (!s->no_reclaim) {
         r = rt_reclaim(s->run_dir, s->root_dir, u->name, err);
-        if (r < 0)
-            return err_wrap(err, "unit '%s': reclaim leftovers", u->name);
+        if (r < 0) {
+            err_wrap(err, "unit '%s': reclaim leftovers", u->name);
+            goto fail;
+        }
     }
-    r = mkdir_p(c.rootfs_dir, 0700);
-    if (r < 0)
-        return err_set(err, -r, "unit '%s': create state dir '%s'", u->name, c.state_dir);
-    state_created = true;
+    r = mkdir_p(c->rootfs_dir, 0700);
+    if (r < 0) {
+        err_set(err, -r, "unit '%s': create state dir '%s'", u->name, c->state_dir);
+        goto fail;
+    }
+    p->state_created = true;
     if (u->ns[NS_USER].mode == NS_PRIVATE) {
         /* The container's root (an unprivileged host uid) mounts its rootfs here after it
          * became root of its user namespace: it must be able to traverse (not list) the
          * path. See userns_allow_traverse() and doc/security.md. */
-        r = userns_allow_traverse(s->run_dir, c.rootfs_dir, err);
+        r = userns_allow_traverse(s->run_dir, c->rootfs_dir, err);
         if (r < 0)
             goto fail_wrap;
     }
 
-    snprintf(st.name, sizeof(st.name), "%s", u->name);
-    st.owner_pid = getpid();
-    (void)state_proc_start_time(st.owner_pid, &st.owner_start_time);
-    st.keep_upper = s->keep_upper;
+    snprintf(st->name, sizeof(st->name), "%s", u->name);
+    st->owner_pid = getpid();
+    (void)state_proc_start_time(st->owner_pid, &st->owner_start_time);
+    st->keep_upper = s->keep_upper;
     if (s->keep_upper) {
-        snprintf(st.upper_dir, sizeof(st.upper_dir), "%s/containers/%s", s->root_dir, u->name);
-        snprintf(c.upper, sizeof(c.upper), "%s/upper", st.upper_dir);
-        snprintf(c.work, sizeof(c.work), "%s/work", st.upper_dir);
-        if ((r = mkdir_p(c.upper, 0755)) < 0 || (r = mkdir_p(c.work, 0700)) < 0) {
-            err_set(err, -r, "unit '%s': create upper dir '%s'", u->name, st.upper_dir);
+        snprintf(st->upper_dir, sizeof(st->upper_dir), "%s/containers/%s", s->root_dir, u->name);
+        snprintf(c->upper, sizeof(c->upper), "%s/upper", st->upper_dir);
+        snprintf(c->work, sizeof(c->work), "%s/work", st->upper_dir);
+        if ((r = mkdir_p(c->upper, 0755)) < 0 || (r = mkdir_p(c->work, 0700)) < 0) {
+            err_set(err, -r, "unit '%s': create upper dir '%s'", u->name, st->upper_dir);
             goto fail;
         }
         /* user: private: the kept layer belongs to the container's root (security module) */
         if (u->ns[NS_USER].mode == NS_PRIVATE) {
-            r = userns_prepare_upper(u, s->root_dir, st.upper_dir, err);
+            r = userns_prepare_upper(u, s->root_dir, st->upper_dir, err);
             if (r < 0)
                 goto fail_wrap;
         }
     }
     if (s->cgm)
-        snprintf(st.cgroup, sizeof(st.cgroup), "%s", u->name);
-    c.state = &st;
+        snprintf(st->cgroup, sizeof(st->cgroup), "%s", u->name);
+    c->state = st;
     /* Recorded before anything is created. */
-    r = state_write(c.state_dir, &st, err);
+    r = state_write(c->state_dir, st, err);
     if (r < 0)
         goto fail_wrap;
 
-    /* Security plan (security module), resolved before clone. */
     /* Security plan (security module). Built by the child when the caller has none: the
      * default seccomp program takes milliseconds to compile, which then overlap with the
      * parent's cgroup migration instead of adding to it. */
-    c.sec = s->sec;
-    c.prepare_sec = !s->sec;
-    if (c.prepare_sec)
+    c->sec = s->sec;
+    c->prepare_sec = !s->sec;
+    if (c->prepare_sec)
         secfilter_set_cache_dir(s->run_dir); /* compiled default seccomp filter cache */
 
     /* cgroup (cgroup module): created with every limit before the process exists. */
     if (s->cgm) {
-        r = cg_create(s->cgm, u->name, &u->res, &c.cg, err);
+        r = cg_create(s->cgm, u->name, &u->res, &c->cg, err);
         if (r < 0)
             goto fail_wrap;
     }
@@ -755,7 +828,7 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
         case NS_PRIVATE:
         case NS_NONE:
             if (t == NS_CGROUP)
-                c.new_cgroupns = true; /* after the parent placed us in our group */
+                c->new_cgroupns = true; /* after the parent placed us in our group */
             else
                 flags |= (uint64_t)ns_clone_flag[t];
             break;
@@ -766,9 +839,9 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
                 goto fail_wrap;
             }
             if (t == NS_PID)
-                pidns_fd = fd;
+                p->pidns_fd = fd;
             else
-                c.join_fd[t] = fd;
+                c->join_fd[t] = fd;
             break;
         }
         case NS_HOST:
@@ -776,115 +849,134 @@ int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err
         }
     }
     /* lo: net_setup() does it from the parent when there is a net context. */
-    c.new_netns = !s->net && (u->ns[NS_NET].mode == NS_PRIVATE || u->ns[NS_NET].mode == NS_NONE);
-    c.own_mntns = u->ns[NS_MNT].mode != NS_CONTAINER;
+    c->new_netns = !s->net && (u->ns[NS_NET].mode == NS_PRIVATE || u->ns[NS_NET].mode == NS_NONE);
+    c->own_mntns = u->ns[NS_MNT].mode != NS_CONTAINER;
 
     /* Extra binds: the caller's, then the net module's /etc/hosts and /etc/resolv.conf. */
     size_t nb = 0;
-    binds = calloc(s->n_binds + 2, sizeof(*binds));
-    if (!binds) {
+    p->binds = calloc(s->n_binds + 2, sizeof(*p->binds));
+    if (!p->binds) {
         r = err_set(err, ENOMEM, "unit '%s'", u->name);
         goto fail;
     }
     for (size_t i = 0; i < s->n_binds; i++)
-        binds[nb++] = s->binds[i];
-    if (s->net && net_bind_files(s->net, u, &hosts, &resolv) == 0) {
+        p->binds[nb++] = s->binds[i];
+    if (s->net && net_bind_files(s->net, u, &p->hosts, &p->resolv) == 0) {
         /* The files are written by net_setup() in the parent, before the child mounts. */
-        if (hosts)
-            binds[nb++] = (struct rt_bind){.source = hosts, .target = "/etc/hosts"};
-        if (resolv)
-            binds[nb++] = (struct rt_bind){.source = resolv, .target = "/etc/resolv.conf"};
+        if (p->hosts)
+            p->binds[nb++] = (struct rt_bind){.source = p->hosts, .target = "/etc/hosts"};
+        if (p->resolv)
+            p->binds[nb++] = (struct rt_bind){.source = p->resolv, .target = "/etc/resolv.conf"};
     }
     struct rootfs_opts ro = {
             .pid_ns_private = u->ns[NS_PID].mode == NS_PRIVATE,
             .ipc_ns_private = u->ns[NS_IPC].mode == NS_PRIVATE,
             .net_ns_private = u->ns[NS_NET].mode == NS_PRIVATE || u->ns[NS_NET].mode == NS_NONE,
-            .binds = binds,
+            .binds = p->binds,
             .n_binds = nb,
     };
-    r = rootfs_plan(u, &ro, &c.plan, err);
+    r = rootfs_plan(u, &ro, &c->plan, err);
     if (r < 0)
         goto fail_wrap;
-    if (build_argv(s, &c.argv) < 0 || build_env(u, s->image_env, &c.env) < 0) {
+    if (build_argv(s, &c->argv) < 0 || build_env(u, s->image_env, &c->env) < 0) {
         r = err_set(err, ENOMEM, "unit '%s': command and environment", u->name);
         goto fail;
     }
-    c.workdir = u->workdir                              ? u->workdir
+    c->workdir = u->workdir                              ? u->workdir
                 : s->image_workdir && *s->image_workdir ? s->image_workdir
                                                         : "/";
-    c.user = u->user ? u->user : s->image_user && *s->image_user ? s->image_user : "0";
+    c->user = u->user ? u->user : s->image_user && *s->image_user ? s->image_user : "0";
 
-    struct spawn_args sa = {
+    p->sa = (struct spawn_args){
             .name = u->name,
             .clone_flags = flags,
-            .pidns_fd = pidns_fd,
-            .cgroup_fd = c.cg ? cg_clone_fd(c.cg) : -1,
+            .pidns_fd = p->pidns_fd,
+            .cgroup_fd = c->cg ? cg_clone_fd(c->cg) : -1,
             .parent_fn = parent_main,
             .parent_late_fn = parent_late,
             .child_fn = child_main,
-            .userdata = &c,
+            .userdata = c,
     };
     /* user: private: the layers' files belong to host root, which is nobody inside;
      * idmapped copies make them the container root's (security module: userns). Where the
      * kernel or a layer's filesystem cannot idmap, the rootfs stays read-only for the
      * container's root except what it creates (doc/security.md). */
-    char idmap_dir[PATH_MAX] = "";
-    if (u->ns[NS_USER].mode == NS_PRIVATE && c.own_mntns) {
+    if (u->ns[NS_USER].mode == NS_PRIVATE && c->own_mntns) {
         struct err ie = {0};
-        snprintf(idmap_dir, sizeof(idmap_dir), "%s/idmap", c.state_dir);
-        if (userns_idmap_layers(u, s->lower_dirs, idmap_dir, &c.idmapped_lower, &ie) < 0)
+        snprintf(p->idmap_dir, sizeof(p->idmap_dir), "%s/idmap", c->state_dir);
+        if (userns_idmap_layers(u, s->lower_dirs, p->idmap_dir, &c->idmapped_lower, &ie) < 0)
             log_debug("unit '%s': no idmapped layers: %s", u->name, ie.msg);
     }
-    pid_t pid;
-    int pidfd;
-    r = spawn_start(&sa, &pid, &pidfd, NULL, err);
-    /* The child's overlay holds its own copies of the idmapped mounts by now. */
-    if (idmap_dir[0])
-        userns_idmap_cleanup(idmap_dir);
-    c.idmapped_lower = strv_free(c.idmapped_lower);
+    r = spawn_begin(&p->sa, &p->proc, err);
     if (r < 0)
         goto fail;
-
-    if (c.new_cgroupns)
-        read_ns_inodes(pid, st.ns_ino); /* in memory only: the state has the rest */
-
-    struct rt_container *rc = calloc(1, sizeof(*rc));
-    if (!rc || !(rc->name = strdup(u->name)) || !(rc->state_dir = strdup(c.state_dir)) ||
-        !(rc->root_dir = strdup(s->root_dir ? s->root_dir : "")) ||
-        !(rc->run_dir = strdup(s->run_dir))) {
-        /* Out of memory with a running container: kill it and undo. */
-        (void)sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        close(pidfd);
-        rt_container_free(rc);
-        r = err_set(err, ENOMEM, "unit '%s'", u->name);
-        goto fail;
-    }
-    rc->pid = pid;
-    rc->pidfd = pidfd;
-    rc->start_time = st.start_time;
-    rc->cg = TAKE_PTR(c.cg);
-    rc->cgm = s->cgm;
-    rc->keep_upper = s->keep_upper;
-    memcpy(rc->ns_ino, st.ns_ino, sizeof(rc->ns_ino));
-    ctx_release(&c);
-    sec_plan_free(own_sec);
-    *ret = rc;
+    p->spawned = true;
+    c->spec = NULL; /* borrowed only until here */
+    *ret = p;
     return 0;
 
 fail_wrap:
-    if (!strstr(err->msg, u->name))
-        err_wrap(err, "unit '%s'", u->name);
 fail:
-    ctx_release(&c);
-    sec_plan_free(own_sec);
-    if (c.cg) {
-        (void)cg_destroy(c.cg, NULL);
-        cg_group_free(c.cg);
+    return starting_fail(p, r, err);
+}
+
+int rt_start_place(struct rt_starting *p, struct err *err)
+{
+    int r = spawn_place(&p->sa, &p->proc, err);
+    if (r < 0) {
+        p->spawned = false; /* spawn_place killed and reaped it */
+        return starting_fail(p, r, err);
     }
-    if (state_created)
-        (void)remove_state_dir(s->run_dir, u->name);
+    return 0;
+}
+
+int rt_start_finish(struct rt_starting *p, struct rt_container **ret, struct err *err)
+{
+    const char *name = p->c.u->name;
+    int r = spawn_finish(&p->sa, &p->proc, err);
+    if (r < 0) {
+        p->spawned = false;
+        return starting_fail(p, r, err);
+    }
+    /* The child's overlay holds its own copies of the idmapped mounts by now. */
+    if (p->idmap_dir[0])
+        userns_idmap_cleanup(p->idmap_dir);
+    p->idmap_dir[0] = 0;
+    if (p->c.new_cgroupns)
+        read_ns_inodes(p->proc.pid, p->st.ns_ino); /* in memory only: the state has the rest */
+
+    struct rt_container *rc = calloc(1, sizeof(*rc));
+    if (rc)
+        rc->pidfd = -1;
+    if (!rc || !(rc->name = strdup(name)) || !(rc->state_dir = strdup(p->c.state_dir))) {
+        /* Out of memory with a running container: kill it and undo. */
+        rt_container_free(rc);
+        err_set(err, ENOMEM, "unit '%s'", name);
+        return starting_fail(p, -ENOMEM, err);
+    }
+    p->spawned = false;
+    rc->root_dir = TAKE_PTR(p->root_dir);
+    rc->run_dir = TAKE_PTR(p->run_dir);
+    rc->pid = p->proc.pid;
+    rc->pidfd = p->proc.pidfd;
+    rc->start_time = p->st.start_time;
+    rc->cg = TAKE_PTR(p->c.cg);
+    rc->cgm = p->cgm;
+    rc->keep_upper = p->keep_upper;
+    memcpy(rc->ns_ino, p->st.ns_ino, sizeof(rc->ns_ino));
+    starting_free(p, false);
+    *ret = rc;
+    return 0;
+}
+
+int rt_start(const struct rt_spec *s, struct rt_container **ret, struct err *err)
+{
+    struct rt_starting *p;
+    int r = rt_start_begin(s, &p, err);
+    if (r >= 0)
+        r = rt_start_place(p, err);
+    if (r >= 0)
+        r = rt_start_finish(p, ret, err);
     return r;
 }
 

@@ -96,6 +96,19 @@ struct rt_container {
  * "unit 'web': exec '/bin/nope': No such file or directory"). */
 int rt_start(const struct rt_spec *spec, struct rt_container **ret, struct err *err);
 
+/* rt_start() in three steps, so that the supervisor can start many containers at once:
+ * their children build their rootfs concurrently and the v1 cgroup migrations share one RCU
+ * grace period. rt_start_begin: state, cgroup, clone, network, the child released (spec is
+ * borrowed for this call only, but spec->unit until the finish or abort); rt_start_place:
+ * cgroup placement; rt_start_finish: waits for the child's execve, *ret as rt_start().
+ * Every step frees p (and undoes everything) on failure; rt_start_finish frees it always;
+ * rt_start_abort() kills the child, undoes everything and frees p. */
+struct rt_starting;
+int rt_start_begin(const struct rt_spec *spec, struct rt_starting **ret, struct err *err);
+int rt_start_place(struct rt_starting *p, struct err *err);
+int rt_start_finish(struct rt_starting *p, struct rt_container **ret, struct err *err);
+void rt_start_abort(struct rt_starting *p);
+
 /* Sends sig to the container's init through its pidfd. -ESRCH when it is gone. */
 int rt_signal(struct rt_container *c, int sig, struct err *err);
 

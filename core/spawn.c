@@ -135,9 +135,21 @@ static void reap(pid_t pid, int pidfd)
         ;
 }
 
-int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd, int *ret_into_cgroup,
-                struct err *err)
+/* Kills and reaps the child, closes what p holds. */
+void spawn_abort(struct spawn_proc *p)
 {
+    if (p->pid > 0)
+        reap(p->pid, p->pidfd);
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    if (p->sync_fd >= 0)
+        close(p->sync_fd);
+    *p = (struct spawn_proc){.pidfd = -1, .sync_fd = -1};
+}
+
+int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *err)
+{
+    *p = (struct spawn_proc){.pidfd = -1, .sync_fd = -1};
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return err_set(err, errno, "unit '%s': sync socket", a->name);
@@ -193,44 +205,53 @@ int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd, int 
         return err_set(err, -pid, "unit '%s': create namespaces%s", a->name, why);
     }
     close(TAKE_FD(child_fd));
+    *p = (struct spawn_proc){.pid = pid, .pidfd = pidfd, .sync_fd = TAKE_FD(parent_fd),
+            .into_cgroup = into != 0};
 
     if (a->parent_fn) {
         int r = a->parent_fn(pid, pidfd, into != 0, a->userdata, err);
         if (r < 0) {
-            reap(pid, pidfd);
-            close(pidfd);
+            spawn_abort(p);
             return r;
         }
     }
     char go = 'g';
-    if (send(parent_fd, &go, 1, MSG_NOSIGNAL) != 1) {
+    if (send(p->sync_fd, &go, 1, MSG_NOSIGNAL) != 1) {
         int e = errno;
-        reap(pid, pidfd);
-        close(pidfd);
+        spawn_abort(p);
         return err_set(err, e, "unit '%s': release child (it died during setup)", a->name);
     }
-    int late = 0;
-    if (a->parent_late_fn)
-        late = a->parent_late_fn(pid, pidfd, into != 0, a->userdata, err);
-    if (late < 0) {
-        reap(pid, pidfd);
-        close(pidfd);
-        return late;
+    return 0;
+}
+
+int spawn_place(const struct spawn_args *a, struct spawn_proc *p, struct err *err)
+{
+    if (a->parent_late_fn) {
+        int r = a->parent_late_fn(p->pid, p->pidfd, p->into_cgroup, a->userdata, err);
+        if (r < 0) {
+            spawn_abort(p);
+            return r;
+        }
     }
     /* The child may have failed meanwhile: then its error is queued on the socket. */
-    (void)send(parent_fd, &go, 1, MSG_NOSIGNAL);
+    char go = 'g';
+    (void)send(p->sync_fd, &go, 1, MSG_NOSIGNAL);
+    return 0;
+}
+
+int spawn_finish(const struct spawn_args *a, struct spawn_proc *p, struct err *err)
+{
     struct err ce;
     ssize_t n;
     int resets = 0;
     /* ECONNRESET: the child failed before reading go 2 and exited with it unread; the socket
      * error is reported once, ahead of the child's message, which is still queued. */
     do
-        n = read(parent_fd, &ce, sizeof(ce));
+        n = read(p->sync_fd, &ce, sizeof(ce));
     while (n < 0 && (errno == EINTR || (errno == ECONNRESET && resets++ < 2)));
+    int e = errno;
     if (n != 0) {
-        int e = errno;
-        reap(pid, pidfd);
-        close(pidfd);
+        spawn_abort(p);
         if (n == (ssize_t)sizeof(ce) && ce.code > 0) {
             ce.msg[sizeof(ce.msg) - 1] = 0;
             *err = ce;
@@ -240,9 +261,24 @@ int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd, int 
         }
         return err_set(err, n < 0 ? e : EPROTO, "unit '%s': read from child", a->name);
     }
-    *ret_pid = pid;
-    *ret_pidfd = pidfd;
+    close(TAKE_FD(p->sync_fd));
+    return 0;
+}
+
+int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd, int *ret_into_cgroup,
+                struct err *err)
+{
+    struct spawn_proc p;
+    int r = spawn_begin(a, &p, err);
+    if (r >= 0)
+        r = spawn_place(a, &p, err);
+    if (r >= 0)
+        r = spawn_finish(a, &p, err);
+    if (r < 0)
+        return r;
+    *ret_pid = p.pid;
+    *ret_pidfd = p.pidfd;
     if (ret_into_cgroup)
-        *ret_into_cgroup = into;
+        *ret_into_cgroup = p.into_cgroup;
     return 0;
 }

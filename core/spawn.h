@@ -33,8 +33,29 @@ struct spawn_args {
  * when the parent aborted (then exit quietly). */
 int spawn_child_wait(int sync_fd);
 
-/* Spawns the child and runs the handshake. On success the child has exec'd (the sync socket
- * closed on exec), *ret_pid / *ret_pidfd (caller-owned) are set. On failure the child is
+/* A child between spawn_begin() and spawn_finish(). */
+struct spawn_proc {
+    pid_t pid;
+    int pidfd;
+    int sync_fd;      /* parent end of the handshake socket */
+    bool into_cgroup; /* CLONE_INTO_CGROUP was used */
+};
+
+/* The handshake in three steps, so that a caller can start many children at once (and pay
+ * the v1 cgroup migration's RCU grace period once for all of them):
+ * spawn_begin: clone, parent_fn, go 1 (the child starts building its rootfs);
+ * spawn_place: parent_late_fn (cgroup placement), go 2;
+ * spawn_finish: waits for the child's execve (or its error).
+ * Each step, on failure, kills and reaps the child, closes p's fds and fills err; on success
+ * of spawn_finish p->pid and p->pidfd are the caller's. */
+int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *err);
+int spawn_place(const struct spawn_args *a, struct spawn_proc *p, struct err *err);
+int spawn_finish(const struct spawn_args *a, struct spawn_proc *p, struct err *err);
+/* Kills and reaps a child between the steps, closes p's fds. */
+void spawn_abort(struct spawn_proc *p);
+
+/* All three steps. On success the child has exec'd (the sync socket closed on exec),
+ * *ret_pid / *ret_pidfd (caller-owned) are set. On failure the child is
  * killed and reaped, and err says "unit 'NAME': STEP: errno" (the child's own message when
  * it failed). *ret_into_cgroup tells whether CLONE_INTO_CGROUP was used (may be NULL). */
 int spawn_start(const struct spawn_args *a, pid_t *ret_pid, int *ret_pidfd, int *ret_into_cgroup,
