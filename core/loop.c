@@ -36,6 +36,8 @@ struct loop {
     size_t n_watches;
     struct loop_timer **heap;
     size_t n_heap, cap_heap;
+    loop_after_fn after; /* run after each callback (loop_set_after) */
+    void *after_data;
 };
 
 static bool t_less(const struct loop_timer *a, const struct loop_timer *b)
@@ -251,9 +253,17 @@ int loop_run(struct loop *l)
                 continue;
             struct watch *w = l->watches[fd];
             w->fn(l, fd, evs[i].events, w->data);
+            if (l->after)
+                l->after(l, l->after_data);
         }
     }
     return 0;
+}
+
+void loop_set_after(struct loop *l, loop_after_fn fn, void *data)
+{
+    l->after = fn;
+    l->after_data = data;
 }
 
 void loop_quit(struct loop *l)

@@ -26,6 +26,10 @@ void loop_del(struct loop *l, int fd);
 struct loop_timer *loop_timer_at(struct loop *l, uint64_t at_ms, loop_timer_fn fn, void *data);
 /* Cancels a pending timer; accepts NULL. Returns NULL for `t = loop_timer_cancel(l, t);`. */
 struct loop_timer *loop_timer_cancel(struct loop *l, struct loop_timer *t);
+/* fn runs after every fd or timer callback: work that callbacks queue (e.g. container
+ * starts, done together) happens before the loop sleeps again. NULL = none. */
+typedef void (*loop_after_fn)(struct loop *l, void *data);
+void loop_set_after(struct loop *l, loop_after_fn fn, void *data);
 /* Runs until loop_quit(). Returns 0 or -errno from epoll_wait. */
 int loop_run(struct loop *l);
 void loop_quit(struct loop *l);

@@ -60,6 +60,8 @@ struct unit_rt {
     struct log_stream out, err;
     char *last_error;       /* last start/update failure, for status */
     bool pending_exit;      /* died while no daemon ran: apply the policy once loaded */
+    bool spawn_queued;      /* SV_STARTING: to be started by the next flush_spawns() */
+    bool spawn_restarted;   /* ... as an automatic restart */
     int log_fd;
     uint64_t log_size;
     struct death hist[HIST_MAX];
@@ -89,6 +91,7 @@ struct mgr {
     bool shutting_down;
     bool units_is_source; /* the last apply came from the units dir: inotify re-applies */
     bool fresh_run;       /* RUN had no records at start: a boot, not a daemon restart */
+    bool spawns_queued;   /* some unit has spawn_queued */
     uint64_t boot_id_hash;
 };
 

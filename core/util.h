@@ -54,6 +54,8 @@ int parse_uint64(const char *s, uint64_t *ret);
 
 /* Monotonic and wall clock, in milliseconds. */
 uint64_t now_ms(void);
+/* Monotonic clock in microseconds. */
+uint64_t now_us(void);
 uint64_t now_realtime_ms(void);
 
 /* Reads a whole file (at most max bytes; -EFBIG beyond). Caller frees *ret. */
