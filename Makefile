@@ -29,6 +29,13 @@ comma := ,
 MGR_LIBS := $(if $(filter 1,$(STATIC_LIBS)),-Wl$(comma)-Bstatic $(addprefix -l,$(STATIC_HAVE)) -Wl$(comma)-Bdynamic \
               $(filter-out $(addprefix -l,$(STATIC_HAVE)),$(shell pkg-config --static --libs $(PKGS) 2>/dev/null)) \
               -lstdc++ -lm,$(PKG_LIBS))
+# The mgr binary's link (memory of the long-running daemon, tests/bench/supervisor.sh): a PIE
+# carries ~19000 relative relocations for the static archives' pointer tables; packed as
+# DT_RELR they take 6 KiB instead of 440 KiB of .rela.dyn, which ld.so read (and kept
+# resident) in every mgr process. PIE=0 links a fixed-address binary: no relocated, dirtied
+# .data.rel.ro either (~0.35 MiB less RSS for the daemon) but no ASLR for mgr's own code.
+PIE ?= 1
+MGR_LDFLAGS := $(if $(filter 1,$(PIE)),-Wl$(comma)-z$(comma)pack-relative-relocs,-no-pie)
 ALL_CFLAGS  = -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE \
               -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
@@ -66,7 +73,7 @@ $(CORE_LIB): $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
 $(MGR): $(CMD_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CMD_OBJ) $(CORE_LIB) $(MGR_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(MGR_LDFLAGS) -o $@ $(CMD_OBJ) $(CORE_LIB) $(MGR_LIBS)
 
 $(B)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(CORE_LIB)
 	@mkdir -p $(dir $@)
