@@ -557,7 +557,15 @@ static void flush_spawns(struct mgr *m)
 
 static void on_loop_after(struct loop *l, void *data)
 {
-    flush_spawns(data);
+    struct mgr *m = data;
+    flush_spawns(m);
+    /* After an apply: the parsed sets, plans, JSON and start buffers are free now, but spread
+     * over the heap between what stays; malloc_trim also returns free pages inside it (~1 MiB
+     * of the daemon's RSS at 100 containers). Not while starts or stops are in flight. */
+    if (m->trim_pending && !mgr_busy(m)) {
+        m->trim_pending = false;
+        malloc_trim(0);
+    }
 }
 
 /* The init died (or we were told so): collect status, tear down, decide. */
@@ -1094,9 +1102,10 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
     wake_waiters(m);
     *ret_resp = resp;
     r = mgr_busy(m) ? 1 : 0;
-    /* An apply that changed things allocated and freed a lot: give it back to the system. */
+    /* An apply that changed things allocated and freed a lot: given back to the system once
+     * what it started has settled (on_loop_after). */
     if (rec_plan_n_changes(&plan) > 0)
-        malloc_trim(0);
+        m->trim_pending = true;
 out:
     rec_plan_clear(&plan);
     for (size_t i = 0; want && i < set.n; i++) {
