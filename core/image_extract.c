@@ -9,7 +9,12 @@
  * every parent directory is opened component by component with O_NOFOLLOW from the layer
  * root, so nothing (symlink, "..", absolute path, hardlink) can reach outside it.
  * libarchive's archive_write_disk is not used: it would extract ".wh." entries as files, and
- * its path checks work on strings. */
+ * its path checks work on strings.
+ *
+ * Two CPUs do the work (see "sha256 on a second CPU" and "reader A on its own thread"):
+ * uncompressed, this thread reads and writes while a helper hashes; compressed, a helper
+ * reads, hashes the blob and decompresses while this thread hashes the tar stream and
+ * writes. Helpers live only inside one layer_extract() call. */
 #include "image_int.h"
 
 #include <errno.h>
@@ -82,17 +87,23 @@ static void *hasher_main(void *arg)
     return NULL;
 }
 
+static bool thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    /* No signal is ever delivered to a helper: the caller's handlers stay the caller's. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool ok = pthread_create(t, NULL, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ok;
+}
+
 static void hasher_start(struct hasher *h)
 {
     *h = (struct hasher){.mu = PTHREAD_MUTEX_INITIALIZER,
                          .work = PTHREAD_COND_INITIALIZER,
                          .done_cv = PTHREAD_COND_INITIALIZER};
-    /* No signal is ever delivered to the helper: the caller's handlers stay the caller's. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    h->running = pthread_create(&h->thread, NULL, hasher_main, h) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    h->running = thread_start(&h->thread, hasher_main, h);
     if (!h->running)
         log_debug("image: no hashing thread, hashing inline");
 }
@@ -173,6 +184,27 @@ static char *ring_next(struct ring *r, struct hasher *h, EVP_MD_CTX *md)
     return r->mem + r->cur * r->size;
 }
 
+/* ---- reader A on its own thread ----
+ *
+ * Inflating a gzip layer costs four times what writing its files does, so for a compressed
+ * layer reader A (read, hash the blob, decompress) runs on a helper thread that fills
+ * tar_ring, and reader B (this thread) parses and writes from the slots it hands over: the
+ * two overlap. The same lifetime rules as the hasher's: started and joined inside one
+ * layer_extract() call, signals blocked; without it reader A runs inline in tar_read(). */
+struct pump {
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t produced, consumed; /* tar_ring slots handed to reader B / given back */
+    size_t len[TAR_SLOTS];
+    bool held;           /* reader B still reads slot consumed % TAR_SLOTS */
+    bool eof, failed;    /* the pump is done: all slots produced, or err is set */
+    bool stop;           /* this thread gave up: the pump ends when it next waits */
+    uint64_t blob_bytes; /* source bytes read, for progress */
+    struct err err;
+};
+
 struct chain {
     struct layer_source *src;
     EVP_MD_CTX *blob_md, *tar_md;
@@ -183,16 +215,28 @@ struct chain {
     uint64_t max_bytes;
     bool same_stream; /* no compression: the tar stream is the blob, hashed once */
     struct err *err;
-    bool failed; /* err is set by a callback */
+    bool failed; /* err is set by a callback (this thread's view) */
+    /* Where reader A's side (src_read, a_block) reports: err, or the pump's own. */
+    struct err *src_err;
+    bool src_failed;
     struct hasher *h;
+    struct pump *pump;    /* non-NULL: reader A runs on the pump thread */
     struct ring src_ring; /* fd source: read() buffers */
     uint64_t outer_job;   /* outer source: the hash job reading its current block */
     /* Compressed: reader A's output block is only valid until A is called again, so the
      * bytes are copied into tar_ring, which reader B then reads. */
     struct ring tar_ring;
-    const char *pend; /* what is left of A's current block */
+    const char *pend; /* what is left of A's current block (inline) */
     size_t pend_len;
 };
+
+/* Reader A's side failed; src_err is set. */
+static void src_fail(struct chain *c)
+{
+    c->src_failed = true;
+    if (!c->pump)
+        c->failed = true;
+}
 
 void md_hex(EVP_MD_CTX *c, char ret_hex[65])
 {
@@ -228,8 +272,8 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
             n = read(s->fd, buf, SRC_BUF);
         while (n < 0 && errno == EINTR);
         if (n < 0) {
-            err_set(c->err, errno, "read");
-            c->failed = true;
+            err_set(c->src_err, errno, "read");
+            src_fail(c);
             return -1;
         }
         *ret = buf;
@@ -243,13 +287,13 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
         if (r == ARCHIVE_EOF) {
             n = 0;
         } else if (r < ARCHIVE_WARN) {
-            err_setx(c->err, EIO, "read: %s", archive_error_string(s->outer));
-            c->failed = true;
+            err_setx(c->src_err, EIO, "read: %s", archive_error_string(s->outer));
+            src_fail(c);
             return -1;
         } else {
             if ((uint64_t)off != c->blob_bytes) {
-                err_setx(c->err, EINVAL, "sparse layer entry in the archive");
-                c->failed = true;
+                err_setx(c->src_err, EINVAL, "sparse layer entry in the archive");
+                src_fail(c);
                 return -1;
             }
             *ret = p;
@@ -265,9 +309,9 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
     }
     c->blob_bytes += (uint64_t)n;
     if (s->expect_size != UINT64_MAX && c->blob_bytes > s->expect_size) {
-        err_setx(c->err, EINVAL, "larger than its descriptor says (%" PRIu64 " bytes)",
+        err_setx(c->src_err, EINVAL, "larger than its descriptor says (%" PRIu64 " bytes)",
                  s->expect_size);
-        c->failed = true;
+        src_fail(c);
         return -1;
     }
     if (s->fd >= 0) {
@@ -278,9 +322,179 @@ static la_ssize_t src_read(struct archive *ar, void *ud, const void **ret)
         if (s->outer)
             c->outer_job = job;
     }
-    if (s->progress)
+    if (s->progress && !c->pump) /* else reported by pump_read(), on the caller's thread */
         s->progress(c->blob_bytes, s->userdata);
     return n;
+}
+
+/* Reader A's next block: 1, 0 at its end, -1 with src_err set. */
+static int a_block(struct chain *c, const void **ret, size_t *ret_size)
+{
+    if (!c->a_started) {
+        struct archive_entry *e;
+        if (archive_read_next_header(c->a, &e) < ARCHIVE_WARN) {
+            if (!c->src_failed) {
+                err_setx(c->src_err, EINVAL, "%s", archive_error_string(c->a));
+                src_fail(c);
+            }
+            return -1;
+        }
+        c->a_started = true;
+    }
+    la_int64_t off;
+    int r = archive_read_data_block(c->a, ret, ret_size, &off);
+    if (r == ARCHIVE_EOF)
+        return 0;
+    if (r < ARCHIVE_WARN) {
+        if (!c->src_failed) {
+            err_setx(c->src_err, EINVAL, "decompress: %s", archive_error_string(c->a));
+            src_fail(c);
+        }
+        return -1;
+    }
+    c->tar_bytes += *ret_size;
+    if (c->tar_bytes > c->max_bytes) {
+        err_setx(c->src_err, EFBIG, "uncompressed size exceeds the limit of %" PRIu64 " bytes",
+                 c->max_bytes);
+        src_fail(c);
+        return -1;
+    }
+    return 1;
+}
+
+/* Pump thread: hands the filled slot to reader B; with next, waits for a free one.
+ * False when this thread gave up. */
+static bool pump_publish(struct chain *c, bool next)
+{
+    struct pump *pm = c->pump;
+    struct ring *tr = &c->tar_ring;
+    pthread_mutex_lock(&pm->mu);
+    pm->len[tr->cur] = tr->fill;
+    pm->produced++;
+    pm->blob_bytes = c->blob_bytes;
+    pthread_cond_broadcast(&pm->cv);
+    while (next && pm->produced - pm->consumed == TAR_SLOTS && !pm->stop)
+        pthread_cond_wait(&pm->cv, &pm->mu);
+    bool stop = pm->stop;
+    pthread_mutex_unlock(&pm->mu);
+    if (stop)
+        return false;
+    if (next) {
+        tr->cur = (unsigned)(pm->produced % TAR_SLOTS); /* only this thread changes it */
+        tr->fill = 0;
+    }
+    return true;
+}
+
+static void pump_end(struct pump *pm, bool failed)
+{
+    pthread_mutex_lock(&pm->mu);
+    if (failed)
+        pm->failed = true;
+    else
+        pm->eof = true;
+    pthread_cond_broadcast(&pm->cv);
+    pthread_mutex_unlock(&pm->mu);
+}
+
+static void *pump_main(void *arg)
+{
+    struct chain *c = arg;
+    struct pump *pm = c->pump;
+    struct ring *tr = &c->tar_ring;
+    const void *p;
+    size_t size;
+    int r;
+    while ((r = a_block(c, &p, &size)) > 0) {
+        while (size > 0) {
+            if (tr->fill == tr->size && !pump_publish(c, true))
+                return NULL;
+            size_t n = size < tr->size - tr->fill ? size : tr->size - tr->fill;
+            memcpy(tr->mem + tr->cur * tr->size + tr->fill, p, n);
+            p = (const char *)p + n, size -= n, tr->fill += n;
+        }
+    }
+    if (r < 0) {
+        pump_end(pm, true);
+        return NULL;
+    }
+    if (tr->fill > 0 && !pump_publish(c, false))
+        return NULL;
+    /* What follows the compressed stream counts for the blob digest too. */
+    while ((r = (int)src_read(c->a, c, &p)) > 0)
+        ;
+    pump_end(pm, r < 0);
+    return NULL;
+}
+
+/* Starts reader A on the pump thread (it has been opened here). False: it stays inline. */
+static bool pump_start(struct chain *c, struct pump *pm)
+{
+    *pm = (struct pump){.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    c->pump = pm;
+    c->src_err = &pm->err;
+    c->tar_ring.cur = 0;
+    c->tar_ring.fill = c->tar_ring.posted = 0;
+    pm->running = thread_start(&pm->thread, pump_main, c);
+    if (!pm->running) {
+        c->pump = NULL;
+        c->src_err = c->err;
+        c->tar_ring.cur = TAR_SLOTS - 1;
+        c->tar_ring.fill = c->tar_ring.posted = TAR_BUF;
+    }
+    return pm->running;
+}
+
+/* Ends the pump thread wherever it is, and joins it. Idempotent. */
+static void pump_stop(struct pump *pm)
+{
+    if (!pm->running)
+        return;
+    pthread_mutex_lock(&pm->mu);
+    pm->stop = true;
+    pthread_cond_broadcast(&pm->cv);
+    pthread_mutex_unlock(&pm->mu);
+    pthread_join(pm->thread, NULL);
+    pm->running = false;
+}
+
+/* tar_read with the pump: gives back the slot reader B held, waits for the next one. */
+static la_ssize_t pump_read(struct chain *c, const void **ret)
+{
+    struct pump *pm = c->pump;
+    pthread_mutex_lock(&pm->mu);
+    if (pm->held) {
+        pm->consumed++;
+        pm->held = false;
+        pthread_cond_broadcast(&pm->cv);
+    }
+    while (!pm->failed && !pm->eof && pm->consumed == pm->produced)
+        pthread_cond_wait(&pm->cv, &pm->mu);
+    if (pm->failed) {
+        pthread_mutex_unlock(&pm->mu);
+        if (!c->failed) {
+            *c->err = pm->err;
+            c->failed = true;
+        }
+        return -1;
+    }
+    if (pm->consumed == pm->produced) {
+        pthread_mutex_unlock(&pm->mu);
+        c->a_eof = true;
+        return 0;
+    }
+    unsigned slot = (unsigned)(pm->consumed % TAR_SLOTS);
+    size_t n = pm->len[slot];
+    uint64_t bytes = pm->blob_bytes;
+    pm->held = true;
+    pthread_mutex_unlock(&pm->mu);
+    if (c->src->progress)
+        c->src->progress(bytes, c->src->userdata);
+    *ret = c->tar_ring.mem + (size_t)slot * TAR_BUF;
+    /* Hashed here: this thread mostly waits for the pump, and a third busy thread would
+     * take CPU time from the pump, which sets the pace. */
+    EVP_DigestUpdate(c->tar_md, *ret, n);
+    return (la_ssize_t)n;
 }
 
 /* Reader B's input: the decompressed bytes of reader A. Uncompressed, A's blocks are the
@@ -291,42 +505,19 @@ static la_ssize_t tar_read(struct archive *ar, void *ud, const void **ret)
     struct chain *c = ud;
     if (c->a_eof)
         return 0;
+    if (c->pump)
+        return pump_read(c, ret);
     if (c->pend_len == 0) {
-        if (!c->a_started) {
-            struct archive_entry *e;
-            int r = archive_read_next_header(c->a, &e);
-            if (r < ARCHIVE_WARN) {
-                if (!c->failed) {
-                    err_setx(c->err, EINVAL, "%s", archive_error_string(c->a));
-                    c->failed = true;
-                }
-                return -1;
-            }
-            c->a_started = true;
-        }
         const void *p;
         size_t size;
-        la_int64_t off;
-        int r = archive_read_data_block(c->a, &p, &size, &off);
-        if (r == ARCHIVE_EOF) {
+        int r = a_block(c, &p, &size);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
             c->a_eof = true;
             if (!c->same_stream)
                 ring_post(&c->tar_ring, c->h, c->tar_md);
             return 0;
-        }
-        if (r < ARCHIVE_WARN) {
-            if (!c->failed) {
-                err_setx(c->err, EINVAL, "decompress: %s", archive_error_string(c->a));
-                c->failed = true;
-            }
-            return -1;
-        }
-        c->tar_bytes += size;
-        if (c->tar_bytes > c->max_bytes) {
-            err_setx(c->err, EFBIG, "uncompressed size exceeds the limit of %" PRIu64 " bytes",
-                     c->max_bytes);
-            c->failed = true;
-            return -1;
         }
         if (c->same_stream) {
             *ret = p;
@@ -948,7 +1139,7 @@ static mode_t current_umask(void)
  * still be running when it returns. */
 static int extract_run(struct chain *c, struct archive *a, struct archive *b, int root_fd,
                        const struct layer_limits *lim, struct layer_result *ret,
-                       char **ret_tar_mem)
+                       char **ret_tar_mem, struct pump *pm)
 {
     struct err *err = c->err;
     struct layer_source *src = c->src;
@@ -966,6 +1157,8 @@ static int extract_run(struct chain *c, struct archive *a, struct archive *b, in
         /* Starts on a full slot so that the first read moves to slot 0. */
         c->tar_ring.cur = TAR_SLOTS - 1;
         c->tar_ring.fill = c->tar_ring.posted = TAR_BUF;
+        if (!pump_start(c, pm))
+            log_debug("%s: no decompression thread, decompressing inline", src->what);
     }
     archive_read_support_format_tar(b);
     archive_read_support_format_gnutar(b);
@@ -1036,7 +1229,7 @@ static int extract_run(struct chain *c, struct archive *a, struct archive *b, in
         ;
     if (r < 0)
         return -err->code;
-    while ((r = (int)src_read(a, c, &p)) > 0)
+    while (!c->pump && (r = (int)src_read(a, c, &p)) > 0) /* else the pump did */
         ;
     if (r < 0)
         return -err->code;
@@ -1061,6 +1254,7 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
             .tar_md = tar_md,
             .max_bytes = lim->max_bytes,
             .err = err,
+            .src_err = err,
     };
     /* Freed at return, after the hasher is joined. */
     _cleanup_free_ char *src_mem = NULL, *tar_mem = NULL;
@@ -1082,9 +1276,12 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
     struct hasher h;
     hasher_start(&h);
     c.h = &h;
-    int r = extract_run(&c, a, b, root_fd, lim, ret, &tar_mem);
-    /* Joined here, on every path: before the digests are read and before the buffers it
-     * reads (the rings, the outer archive's block) are freed or reused. */
+    struct pump pm = {0};
+    int r = extract_run(&c, a, b, root_fd, lim, ret, &tar_mem, &pm);
+    /* Joined here, on every path: before the digests are read and before what they use
+     * (the rings, the readers, the outer archive's block) is freed or reused. The pump
+     * first: it posts to the hasher. */
+    pump_stop(&pm);
     hasher_stop(&h);
     if (r < 0)
         return r;
