@@ -22,8 +22,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # `pkg-config --static` names libarchive's own dependencies (nettle, lzma, bz2, z, xml2, icu):
 # their -dev packages are in DEB_PKGS, as a fresh machine lacks them.
 STATIC_LIBS ?= 1
-STATIC_ORDER := yaml archive nettle acl lzma zstd lz4 bz2 z xml2 icuuc icudata nl-route-3 nl-3 \
-                cap seccomp jansson crypto
+# Archives are linked in this order, and their code lands in the binary in it: what the daemon
+# runs all the time (yaml, netlink, caps, seccomp, jansson) first, next to mgr's own code, so
+# that it shares the kernel's 64 KiB fault-around windows; image-only libraries after it.
+STATIC_ORDER := yaml nl-route-3 nl-3 cap seccomp jansson archive nettle acl lzma zstd lz4 bz2 z \
+                xml2 icuuc icudata crypto
 STATIC_HAVE := $(foreach l,$(STATIC_ORDER),$(if $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/lib$(l).a),$(l)))
 comma := ,
 MGR_LIBS := $(if $(filter 1,$(STATIC_LIBS)),-Wl$(comma)-Bstatic $(addprefix -l,$(STATIC_HAVE)) -Wl$(comma)-Bdynamic \
