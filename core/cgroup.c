@@ -160,11 +160,21 @@ int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created
         return err_set(err, errno, "open cgroup root");
     bool created = false;
     char *save = NULL;
-    for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+    for (char *c = strtok_r(copy, "/", &save), *nc; c; c = nc) {
+        nc = strtok_r(NULL, "/", &save);
+        /* Parents usually exist: open them first (a cgroup mkdir takes the kernel's global
+         * cgroup_mutex even when it fails with EEXIST). */
+        int next = nc ? openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (next >= 0) {
+            created = false;
+            close(cur);
+            cur = next;
+            continue;
+        }
         created = mkdirat(cur, c, 0755) == 0;
         if (!created && errno != EEXIST)
             return err_set(err, errno, "mkdir cgroup '%s' (component '%s')", rel, c);
-        int next = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        next = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (next < 0)
             return err_set(err, errno, "open cgroup '%s' (component '%s')", rel, c);
         close(cur);
@@ -1073,6 +1083,14 @@ int cg_attach(struct cg_group *g, pid_t pid, struct err *err)
         if (r < 0)
             return err_wrap(err, "cgroup '%s': attach pid %d", g->name, (int)pid);
     }
+    return 0;
+}
+
+int cg_attach_self(struct cg_group *g, struct err *err)
+{
+    int r = cg_v1_attach_self(g, err);
+    if (r < 0)
+        return err_wrap(err, "cgroup '%s': attach", g->name);
     return 0;
 }
 

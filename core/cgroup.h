@@ -84,6 +84,13 @@ int cg_clone_fd(const struct cg_group *g);
 bool cg_needs_attach(const struct cg_group *g);
 /* Moves pid into the group in every hierarchy (call from the parent before releasing the child). */
 int cg_attach(struct cg_group *g, pid_t pid, struct err *err);
+/* Moves the calling process, which must be single-threaded (a child just cloned), into the
+ * group's v1 hierarchies by writing "0" to their `tasks` files. A thread moving itself skips
+ * the kernel's global threadgroup lock, whose write side waits for an RCU grace period: about
+ * 0.1 ms here against 5-15 ms for cg_attach() from outside. The v2 group is left to
+ * CLONE_INTO_CGROUP (or cg_attach). Allocates nothing. Needs write access to the files (the
+ * host's root: not from inside a new user namespace). */
+int cg_attach_self(struct cg_group *g, struct err *err);
 /* Applies r to a live group (only the keys that are set; devices are replaced). */
 int cg_update(struct cg_group *g, const struct resources *r, struct err *err);
 /* Freezes (true) or thaws (false) every process of the group; waits until the state settles

@@ -58,6 +58,7 @@ extern const struct cg_ops cg_v1_ops, cg_v2_ops;
 
 /* v1/v2 control primitives used by the front end's policy. */
 int cg_v1_freeze(struct cg_group *g, bool frozen, struct err *err);
+int cg_v1_attach_self(struct cg_group *g, struct err *err);
 int cg_v2_freeze(struct cg_group *g, bool frozen, struct err *err);
 int cg_v2_kill(struct cg_group *g, struct err *err); /* cgroup.kill; -ENOENT if absent */
 int cg_v2_populated(const struct cg_group *g);       /* 1/0 or -errno */

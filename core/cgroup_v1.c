@@ -259,6 +259,20 @@ static int v1_attach(struct cg_group *g, pid_t pid, struct err *err)
     return 0;
 }
 
+int cg_v1_attach_self(struct cg_group *g, struct err *err)
+{
+    for (size_t i = 0; i < g->m->n_v1; i++) {
+        if (g->v1_dir[i] < 0)
+            continue;
+        /* tasks, not cgroup.procs: moving one thread (ourselves, "0") is what the kernel does
+         * without write-locking cgroup_threadgroup_rwsem. */
+        int rc = cg_write_at(g->v1_dir[i], "tasks", "0", err);
+        if (rc < 0)
+            return err_wrap(err, "cgroup v1 '%s'", g->m->v1[i].path);
+    }
+    return 0;
+}
+
 int cg_v1_freeze(struct cg_group *g, bool frozen, struct err *err)
 {
     int fd = dir_for(g, CG_FREEZER);

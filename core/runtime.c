@@ -82,6 +82,7 @@ struct child_ctx {
     bool own_mntns;       /* build the rootfs (else joined another container's) */
     bool exec_mode;       /* rt_exec: joining a running container, no container setup */
     bool prepare_sec;     /* the child builds sec itself (sec_prepare) */
+    bool self_attach;     /* the child moves itself into cg's v1 hierarchies (cg_attach_self) */
     char state_dir[PATH_MAX];
     char rootfs_dir[PATH_MAX];
     char upper[PATH_MAX], work[PATH_MAX]; /* "" = tmpfs */
@@ -289,6 +290,12 @@ static int child_main(void *ud, int sync_fd, struct err *err)
     const struct unit *u = c->u;
     int r;
 
+    /* First: everything the container does from here on is charged to its cgroup. */
+    if (c->self_attach) {
+        r = cg_attach_self(c->cg, err);
+        if (r < 0)
+            return r;
+    }
     if (c->spec->die_with_parent)
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     else
@@ -415,14 +422,21 @@ static int child_main(void *ud, int sync_fd, struct err *err)
 
 /* Parent, while the child mounts: cgroup (cgroup module), for v1 hierarchies or a kernel
  * without CLONE_INTO_CGROUP. */
+/* Parent, while the child builds its rootfs: what the child's placement in its cgroup still
+ * needs from outside (v2 without CLONE_INTO_CGROUP, v1 when the child cannot move itself). */
+static int place_in_cgroup(struct child_ctx *c, pid_t pid, bool into_cgroup, struct err *err)
+{
+    if (c->cg && (!into_cgroup || (cg_needs_attach(c->cg) && !c->self_attach)))
+        return cg_attach(c->cg, pid, err);
+    return 0;
+}
+
 static int parent_late(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct err *err)
 {
     struct child_ctx *c = ud;
-    if (c->cg && (!into_cgroup || cg_needs_attach(c->cg))) {
-        int r = cg_attach(c->cg, pid, err);
-        if (r < 0)
-            return err_wrap(err, "unit '%s'", c->u->name);
-    }
+    int r = place_in_cgroup(c, pid, into_cgroup, err);
+    if (r < 0)
+        return err_wrap(err, "unit '%s'", c->u->name);
     return 0;
 }
 
@@ -887,6 +901,8 @@ int rt_start_begin(const struct rt_spec *s, struct rt_starting **ret, struct err
                                                         : "/";
     c->user = u->user ? u->user : s->image_user && *s->image_user ? s->image_user : "0";
 
+    /* A child in a new user namespace is nobody to the host's cgroup files. */
+    c->self_attach = c->cg && cg_needs_attach(c->cg) && !(flags & CLONE_NEWUSER);
     p->sa = (struct spawn_args){
             .name = u->name,
             .clone_flags = flags,
@@ -1154,10 +1170,7 @@ int rt_list(const char *run_dir, char ***ret, struct err *err)
 /* rt_exec's parent half: the new process joins the container's cgroup. */
 static int exec_parent(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct err *err)
 {
-    struct child_ctx *c = ud;
-    if (c->cg && (!into_cgroup || cg_needs_attach(c->cg)))
-        return cg_attach(c->cg, pid, err);
-    return 0;
+    return place_in_cgroup(ud, pid, into_cgroup, err);
 }
 
 int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, char *const *env,
@@ -1239,6 +1252,7 @@ int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, ch
         r = err_set(err, ENOMEM, "exec in '%s'", rc->name);
         goto out;
     }
+    c.self_attach = c.cg && cg_needs_attach(c.cg);
     struct spawn_args sa = {
             .name = rc->name,
             .pidns_fd = pidns_fd,
