@@ -43,13 +43,14 @@
 
 /* ---- sha256 on a second CPU ----
  *
- * Hashing is a third of an uncompressed layer's extraction time, so both digests are
- * computed by a helper thread while this one inflates and writes. The thread lives only
- * inside one layer_extract() call (the daemon imports in-process on a unit's first start):
- * it is joined before the call returns, on every path, and touches nothing but the digest
- * contexts and the bytes it is handed. It hashes blocks without copying them, in the order
- * they were posted; a block's owner waits for its job (hasher_wait) before reusing or
- * releasing the memory. Without the thread (creation failed) posting hashes inline. */
+ * Hashing is a third of an uncompressed layer's extraction time, so the blob's digest (an
+ * uncompressed layer's only one) is computed by a helper thread while the bytes are parsed
+ * and written (a compressed layer's tar stream is hashed by this thread: pump_read()). The
+ * thread lives only inside one layer_extract() call (the daemon imports in-process on a
+ * unit's first start): it is joined before the call returns, on every path, and touches
+ * nothing but the digest contexts and the bytes it is handed. It hashes blocks without copying
+ * them, in the order they were posted; a block's owner waits for its job (hasher_wait) before
+ * reusing or releasing the memory. Without the thread (creation failed) posting hashes inline. */
 #define HASH_Q 16
 
 struct hash_job {
@@ -169,8 +170,8 @@ static int ring_init(struct ring *r, unsigned n, size_t size)
 static void ring_post(struct ring *r, struct hasher *h, EVP_MD_CTX *md)
 {
     if (r->fill > r->posted)
-        r->job[r->cur] = hasher_post(h, md, r->mem + r->cur * r->size + r->posted,
-                                     r->fill - r->posted);
+        r->job[r->cur] =
+                hasher_post(h, md, r->mem + r->cur * r->size + r->posted, r->fill - r->posted);
     r->posted = r->fill;
 }
 
@@ -1138,8 +1139,8 @@ static mode_t current_umask(void)
 /* The streaming pass over the open readers: entries, then the drain. The hasher's jobs may
  * still be running when it returns. */
 static int extract_run(struct chain *c, struct archive *a, struct archive *b, int root_fd,
-                       const struct layer_limits *lim, struct layer_result *ret,
-                       char **ret_tar_mem, struct pump *pm)
+                       const struct layer_limits *lim, struct layer_result *ret, char **ret_tar_mem,
+                       struct pump *pm)
 {
     struct err *err = c->err;
     struct layer_source *src = c->src;
