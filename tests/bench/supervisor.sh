@@ -6,8 +6,10 @@
 # running containers; death-to-replacement latency with `restart: {policy: always, delay: 0}`
 # (from the daemon noticing the death to the new container running, event timestamps, median
 # of 30 SIGKILLs) against a shell loop respawning `unshare` (the floor of any respawn).
-# RSS counts the clean, shared pages of the mgr binary and libc; PSS shares them out;
-# private dirty memory is what the daemon itself costs.
+# RSS counts the clean, shared pages of the mgr binary and libc (file-backed; the kernel maps
+# them in 64 KiB fault-around windows); PSS shares them out among the processes mapping them;
+# anonymous memory (heap, stack, relocated data) is what the daemon itself costs. The output
+# holder (one process per --run, core/holder.h) is reported too: it is part of the cost.
 # Prints a markdown section; exits 0.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -62,8 +64,39 @@ EOT
 }
 ms() { echo "scale=2; $1 / 1000000" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) printf "%.0f\n", a[(NR+1)/2]; else printf "%.0f\n", (a[NR/2]+a[NR/2+1])/2}'; }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$DPID/status"; }
-anon_kib() { awk '/^Pss:/ {p = $2} /^Private_Dirty:/ {d = $2} END {print p " KiB, private dirty " d}' "/proc/$DPID/smaps_rollup"; }
+# mem PID: "RSS FILE ANON PSS" in KiB (RSS = file-backed + anonymous pages; PSS shares the
+# file pages out among the processes mapping them).
+mem() {
+    [ -n "$1" ] && [ -r "/proc/$1/status" ] || { echo "0 0 0 0"; return; }
+    local p
+    p=$(awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup")
+    awk -v pss="$p" '/^VmRSS/ {r = $2} /^RssFile/ {f = $2} /^RssShmem/ {f += $2} /^RssAnon/ {a = $2}
+        END {print r, f, a, pss}' "/proc/$1/status"
+}
+# breakdown PID: RSS by mapping kind: the mgr binary, libc + ld.so, heap, stack, the rest.
+breakdown() {
+    awk -v bin="$(readlink -f "$MGR")" '
+        /^[0-9a-f]+-[0-9a-f]+ / {k = "other"; if ($6 == bin) k = "binary";
+            else if ($6 ~ /\/(libc\.so|ld-linux)/) k = "libc"; else if ($6 == "[heap]") k = "heap";
+            else if ($6 == "[stack]") k = "stack"; next}
+        /^Rss:/ {s[k] += $2}
+        END {printf "binary %d, libc+ld.so %d, heap %d, stack %d, other %d", s["binary"],
+            s["libc"], s["heap"], s["stack"], s["other"]}' "/proc/$1/smaps"
+}
+holder_pid() { cat "$MGR_RUN/holder.pid" 2>/dev/null; }
+# rss_rows N: the daemon's and the output holder's rows with N containers running (MEM_LAST =
+# "daemon RSS, daemon + holder RSS, daemon PSS" for the per-container figures).
+rss_rows() {
+    local d_rss d_file d_anon d_pss h_rss h_file h_anon h_pss
+    read -r d_rss d_file d_anon d_pss <<<"$(mem "$DPID")"
+    read -r h_rss h_file h_anon h_pss <<<"$(mem "$(holder_pid)")"
+    ROWS+="| daemon RSS, $1 containers (file-backed + anonymous; PSS) | $d_rss KiB ($d_file + $d_anon; PSS $d_pss) |"$'\n'
+    ROWS+="| - by mapping, $1 containers (KiB) | $(breakdown "$DPID") |"$'\n'
+    ROWS+="| output holder (mgr-holder) RSS, $1 containers (file + anon; PSS) | $h_rss KiB ($h_file + $h_anon; PSS $h_pss) |"$'\n'
+    ROWS+="| daemon + holder, $1 containers: RSS, PSS | $((d_rss + h_rss)) KiB, $((d_pss + h_pss)) KiB |"$'\n'
+    MEM_LAST="$d_rss $((d_rss + h_rss)) $d_pss"
+}
+ROWS=
 # time_ns CMD...: wall time of one run in ns
 time_ns() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $((t1 - t0)); }
 
@@ -71,7 +104,7 @@ time_ns() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N
 DPID=$!
 for _ in $(seq 100); do "$MGR" status >/dev/null 2>&1 && break; sleep 0.05; done
 sleep 0.3
-RSS0=$(rss_kib); ANON0=$(anon_kib)
+rss_rows 0
 
 # Start N1 containers through one apply (the directory watch is made idle by applying the
 # directory explicitly: the inotify debounce would otherwise race with the timed apply).
@@ -79,12 +112,12 @@ for i in $(seq -w 1 "$N1"); do mkunit "mgrtsvb-$i"; done
 T1=$(time_ns "$MGR" apply "$MGR_UNITS")
 R1=$("$MGR" status --json | jq '[.[] | select(.state == "running")] | length')
 sleep 0.5
-RSS1=$(rss_kib); ANON1=$(anon_kib)
+rss_rows "$N1"; read -r RSS1 SUM1 PSS1 <<<"$MEM_LAST"
 for i in $(seq -w $((N1 + 1)) "$N2"); do mkunit "mgrtsvb-$i"; done
 T2=$(time_ns "$MGR" apply "$MGR_UNITS")
 R2=$("$MGR" status --json | jq '[.[] | select(.state == "running")] | length')
 sleep 0.5
-RSS2=$(rss_kib); ANON2=$(anon_kib)
+rss_rows "$N2"; read -r RSS2 SUM2 PSS2 <<<"$MEM_LAST"
 
 NOOP=$(for _ in $(seq "$RUNS"); do time_ns "$MGR" apply "$MGR_UNITS"; done | median)
 STATUS=$(for _ in $(seq "$RUNS"); do time_ns "$MGR" status --json; done | median)
@@ -137,9 +170,8 @@ echo "| start $N1 containers, one apply | $(ms "$T1") ms ($(echo "scale=2; $T1 /
 echo "| start $((N2 - N1)) more (to $N2), one apply | $(ms "$T2") ms ($(echo "scale=2; $T2 / ($N2 - $N1) / 1000000" | bc) ms each; $R2 running) |"
 echo "| no-op apply, $N2 units | $(ms "$NOOP") ms ($NOOP_CHANGES changes) |"
 echo "| status --json, $N2 units | $(ms "$STATUS") ms |"
-echo "| daemon RSS (PSS, private dirty), 0 containers | $RSS0 KiB ($ANON0 KiB) |"
-echo "| daemon RSS (PSS, private dirty), $N1 containers | $RSS1 KiB ($ANON1 KiB) |"
-echo "| daemon RSS (PSS, private dirty), $N2 containers | $RSS2 KiB ($ANON2 KiB); $(( (RSS2 - RSS1) * 1024 / (N2 - N1) )) bytes per added container |"
+printf '%s' "$ROWS"
+echo "| per added container, $N1 to $N2: daemon RSS, PSS; daemon + holder RSS | $(( (RSS2 - RSS1) * 1024 / (N2 - N1) )) B, $(( (PSS2 - PSS1) * 1024 / (N2 - N1) )) B; $(( (SUM2 - SUM1) * 1024 / (N2 - N1) )) B |"
 echo "| death to replacement running, delay 0 (daemon side) | $(ms "$LAT") ms |"
 echo "| SIGKILL to replacement running, delay 0 (incl. the kernel's exit of the old one) | $(ms "$KLAT") ms |"
 echo "| peer: unshare --fork --pid --mount --uts --ipc --net true (respawn floor) | $(ms "$UNS") ms |"
