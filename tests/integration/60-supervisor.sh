@@ -277,6 +277,38 @@ restart: {policy: on-failure}"
     wait_for 3 bash -c "'$MGR' status mgrtsv-r1 --json | jq -e '.last_exit.reason == \"killed by SIGKILL\"'"
 }
 
+# One apply starts its containers together (one batch): each is placed in its own cgroup by
+# itself, a start that fails does not hold back the others, and exec lands in the cgroup too.
+case_batch_start() {
+    sv_setup batch
+    start_daemon || return 1
+    local i
+    for i in 1 2 3 4 5; do
+        u mgrtsv-b$i "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]"
+    done
+    u mgrtsv-bbad "command: [\"/bin/nope\"]
+restart: {policy: \"no\"}"
+    local out rc
+    out=$("$MGR" apply 2>&1); rc=$?
+    for i in 1 2 3 4 5; do wait_for 5 running mgrtsv-b$i || return 1; done
+    assert_ne "$rc" 0 "apply exit status with a failed start" || return 1
+    assert_contains "$out" "failed   mgrtsv-bbad: unit 'mgrtsv-bbad': exec '/bin/nope': No such file" || return 1
+    local pid h seen=""
+    for i in 1 2 3 4 5; do
+        pid=$(pid_of mgrtsv-b$i)
+        for h in memory pids cpu freezer; do
+            [ -d /sys/fs/cgroup/$h/mgr ] || continue
+            grep -qx "$pid" /sys/fs/cgroup/$h/mgr/mgrtsv-b$i/cgroup.procs ||
+                { fail "mgrtsv-b$i (pid $pid) not in its $h group"; return 1; }
+        done
+        case " $seen " in *" $(stat -L -c %i /proc/$pid/ns/net) "*) fail "shared net ns"; return 1 ;; esac
+        seen="$seen $(stat -L -c %i /proc/$pid/ns/net)"
+    done
+    # Inside its cgroup namespace, a process in the container's own group sees "/".
+    out=$("$MGR" exec mgrtsv-b1 -- cat /proc/self/cgroup) || return 1
+    assert_eq "$(grep -vc ':/$' <<<"$out")" 0 "exec'd process outside the container's groups: $out"
+}
+
 tcase "3-unit stack in dependency order; no-op apply; replace one; remove" case_stack_order
 tcase "a broken unit changes nothing and every error is printed" case_broken_unit_changes_nothing
 tcase "restart policies: on-failure/always restart after delay, no and exit 0 do not" case_restart_policies
@@ -287,4 +319,5 @@ tcase "user stop survives a daemon restart" case_user_stop_survives_restart
 tcase "resources.memory.max update in place (dry-run names it, same pid)" case_live_update_memory
 tcase "kill -9 of the daemon: containers adopted, no duplicates, deaths noticed" case_adopt_after_kill9
 tcase "daemon-reexec keeps containers and logs" case_daemon_reexec
+tcase "one apply starts a batch: own cgroups, a failed start holds back none, exec in the cgroup" case_batch_start
 finish
