@@ -351,6 +351,11 @@ int mkdir_p(const char *path, int mode)
     if (strlen(path) >= sizeof(buf))
         return -ENAMETOOLONG;
     strcpy(buf, path);
+    /* Usually only the last component is missing: one syscall then. */
+    if (mkdir(buf, (mode_t)mode) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -errno;
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;
