@@ -496,10 +496,10 @@ static void spawn_failed(struct unit_rt *u, struct err *e)
 }
 
 /* Starts every queued unit, up to SPAWN_BATCH at a time, in three rounds (spawn.h): all are
- * cloned and build their rootfs concurrently (the host's CPUs work in parallel), their v1
- * cgroup migrations follow one another and so share one RCU grace period (the ~10 ms that
- * dominate a single start on a cgroup v1 host), then each is waited for. Starts queued by
- * what these cause (dependents now ready, restarts) are flushed too. */
+ * cloned and build their rootfs concurrently (the host's CPUs work in parallel), the cgroup
+ * placements the parent still has to make follow one another (on v1 they then share one RCU
+ * grace period), then each is waited for. Starts queued by what these cause (dependents now
+ * ready, restarts) are flushed too. */
 #define SPAWN_BATCH 32
 static void flush_spawns(struct mgr *m)
 {

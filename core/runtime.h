@@ -97,8 +97,7 @@ struct rt_container {
 int rt_start(const struct rt_spec *spec, struct rt_container **ret, struct err *err);
 
 /* rt_start() in three steps, so that the supervisor can start many containers at once:
- * their children build their rootfs concurrently and the v1 cgroup migrations share one RCU
- * grace period. rt_start_begin: state, cgroup, clone, network, the child released (spec is
+ * their children build their rootfs concurrently. rt_start_begin: state, cgroup, clone, network, the child released (spec is
  * borrowed for this call only, but spec->unit until the finish or abort); rt_start_place:
  * cgroup placement; rt_start_finish: waits for the child's execve, *ret as rt_start().
  * Every step frees p (and undoes everything) on failure; rt_start_finish frees it always;

@@ -8,12 +8,15 @@
  *   4. child: blocks reading the go byte (EOF = parent gone or aborting: _exit quietly)
  *   5. parent: parent_fn: uid/gid maps (security: userns_write_maps), network wiring (net:
  *      veth with its peer created in the child's net namespace, hosts files); go byte 1
- *   6. child: child_fn (runtime.c): setns for container:NAME namespaces, hostname, mounts
- *      (rootfs.c: overlay, /proc, sysctls, /sys, /dev, unit mounts, masked/read-only
- *      paths), pivot_root, user and groups from the container's /etc/passwd, workdir
- *   6'. parent, at the same time: parent_late_fn: cgroup attach (v1 hierarchies, or no
- *      CLONE_INTO_CGROUP), whose v1 migration waits for an RCU grace period (ms): overlapping
- *      it with the mounts hides most of it; go byte 2
+ *   6. child: child_fn (runtime.c): moves itself into its v1 cgroups (cg_attach_self), setns
+ *      for container:NAME namespaces, hostname, mounts (rootfs.c: overlay, /proc, sysctls,
+ *      /sys, /dev, unit mounts, masked/read-only paths), pivot_root, user and groups from
+ *      the container's /etc/passwd, workdir
+ *   6'. parent, at the same time: parent_late_fn: cgroup attach where the child could not
+ *      (no CLONE_INTO_CGROUP; v1 from a new user namespace), a migration that waits for an
+ *      RCU grace period (ms): overlapping it with the mounts hides most of it; go byte 2
+ * spawn_begin() is steps 1-5, spawn_place() 6', spawn_finish() 9: a caller may begin many
+ * children before placing and finishing them.
  *   7. child: spawn_child_wait (go 2: now in its cgroup), unshare the cgroup namespace,
  *      env, stdio, every other fd marked CLOEXEC (close_range), signals reset, security
  *      (sec_apply_child: rlimits, setuid, caps, no_new_privs, LSM, seccomp last), execve

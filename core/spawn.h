@@ -19,9 +19,10 @@ struct spawn_args {
      * wiring whose files the child bind-mounts). into_cgroup: CLONE_INTO_CGROUP was used.
      * A failure kills the child. NULL = none. */
     int (*parent_fn)(pid_t pid, int pidfd, bool into_cgroup, void *userdata, struct err *err);
-    /* Parent, while the child builds its rootfs (they overlap): cgroup placement, whose
-     * v1 migration waits for an RCU grace period. The child calls spawn_child_wait() before
-     * anything that must happen inside its cgroup (cgroup namespace, execve). NULL = none. */
+    /* Parent, while the child builds its rootfs (they overlap): what the child's cgroup
+     * placement needs from outside (a pid written by another process waits for an RCU grace
+     * period on v1). The child calls spawn_child_wait() before anything that must happen
+     * after it (cgroup namespace, execve). NULL = none. */
     int (*parent_late_fn)(pid_t pid, int pidfd, bool into_cgroup, void *userdata, struct err *err);
     /* Child, after the parent's go: sets everything up and execs. Returns only on error
      * (err filled); spawn sends err to the parent and the child exits 127. */
@@ -42,7 +43,7 @@ struct spawn_proc {
 };
 
 /* The handshake in three steps, so that a caller can start many children at once (and pay
- * the v1 cgroup migration's RCU grace period once for all of them):
+ * the children's work overlap):
  * spawn_begin: clone, parent_fn, go 1 (the child starts building its rootfs);
  * spawn_place: parent_late_fn (cgroup placement), go 2;
  * spawn_finish: waits for the child's execve (or its error).
