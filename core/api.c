@@ -81,6 +81,10 @@ static bool conn_send(struct conn *c, const json_t *msg)
     size_t len;
     if (proto_encode(msg, &buf, &len) < 0)
         return true;
+    /* A big answer (status of many units) was built from as many temporaries: the heap pages
+     * they dirtied are given back once the loop is idle (manager.c, on_loop_after). */
+    if (len > 16384)
+        c->m->trim_pending = true;
     if (c->out_len - c->out_off + len > CONN_OUT_MAX) {
         free(buf);
         conn_close(c);

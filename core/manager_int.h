@@ -93,7 +93,7 @@ struct mgr {
     bool fresh_run;       /* RUN had no records at start: a boot, not a daemon restart */
     bool spawns_queued;   /* some unit has spawn_queued */
     uint64_t boot_id_hash;
-    bool trim_pending;    /* an apply changed things: malloc_trim once settled */
+    bool trim_pending;    /* an apply changed things or a big answer was sent: malloc_trim once idle */
 };
 
 /* manager.c */
