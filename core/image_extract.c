@@ -641,6 +641,27 @@ static int open_dir_at(int dir_fd, const char *name, bool create)
     return -EIO;
 }
 
+/* Puts directory fd on top of the stack (taking it), or fails with -ENOMEM (leaving it). */
+static int stack_push(struct writer *w, int fd, bool setgid)
+{
+    if (w->depth == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 16;
+        int *ns = realloc(w->stack, nc * sizeof(int));
+        if (ns)
+            w->stack = ns;
+        bool *ng = realloc(w->stack_setgid, nc * sizeof(bool));
+        if (ng)
+            w->stack_setgid = ng;
+        if (!ns || !ng)
+            return -ENOMEM;
+        w->cap = nc;
+    }
+    w->stack_setgid[w->depth] = setgid;
+    w->stack[w->depth++] = fd;
+    stack_pop_to(w, w->depth); /* refresh the top */
+    return 0;
+}
+
 /* Returns an fd of the directory at relative clean path dir ("" = root); the fd is owned by
  * the writer's cache (do not close). */
 static int walk(struct writer *w, const char *entry, const char *dir, bool create)
@@ -685,25 +706,12 @@ static int walk(struct writer *w, const char *entry, const char *dir, bool creat
             cache_drop(w);
             return err_set(w->err, -nfd, "entry '%s': open parent '%s'", entry, comp);
         }
-        if (w->depth == w->cap) {
-            size_t nc = w->cap ? w->cap * 2 : 16;
-            int *ns = realloc(w->stack, nc * sizeof(int));
-            if (ns)
-                w->stack = ns;
-            bool *ng = realloc(w->stack_setgid, nc * sizeof(bool));
-            if (ng)
-                w->stack_setgid = ng;
-            if (!ns || !ng) {
-                close(nfd);
-                cache_drop(w);
-                return err_set(w->err, ENOMEM, "walk");
-            }
-            w->cap = nc;
-        }
         struct stat st;
-        w->stack_setgid[w->depth] = fstat(nfd, &st) < 0 || (st.st_mode & S_ISGID);
-        w->stack[w->depth++] = nfd;
-        stack_pop_to(w, w->depth); /* refresh the top */
+        if (stack_push(w, nfd, fstat(nfd, &st) < 0 || (st.st_mode & S_ISGID)) < 0) {
+            close(nfd);
+            cache_drop(w);
+            return err_set(w->err, ENOMEM, "walk");
+        }
     }
     w->cache_path = strdup(dir);
     if (!w->cache_path) {
@@ -711,6 +719,25 @@ static int walk(struct writer *w, const char *entry, const char *dir, bool creat
         return err_set(w->err, ENOMEM, "walk");
     }
     return w->cache_fd;
+}
+
+/* Directory fd, just made or kept as dir/NAME (entry path), is opened as walk() would open
+ * it: the next entries of a depth-first tar are most likely inside it, so it becomes the top
+ * of the stack, which saves the walk an open and a stat. Takes fd; closes it when the stack
+ * is not at dir. setgid may be true when the directory is not (it only costs a chown). */
+static void walk_enter(struct writer *w, const char *dir, const char *entry, int fd, bool setgid)
+{
+    if (!w->cache_path || !STREQ(w->cache_path, dir) || stack_push(w, fd, setgid) < 0) {
+        close(fd);
+        return;
+    }
+    char *p = strdup(entry);
+    if (!p) {
+        cache_drop(w); /* closes fd too */
+        return;
+    }
+    free(w->cache_path);
+    w->cache_path = p;
 }
 
 static int proc_path(char *buf, size_t len, int dir_fd, const char *name)
@@ -1022,6 +1049,7 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
     /* Create first: an existing name (a duplicate entry, a changed type, this layer's own
      * whiteout) is the rare case, cleared and retried once. It saves a stat per entry. */
     int made = create_node(e, pfd, base, type, cmode);
+    bool kept = false; /* a directory of an earlier entry stays, with its owner */
     if (made == -EEXIST) {
         r = clear_existing(w, pfd, base, clean, type == AE_IFDIR, &was_wh);
         if (r < 0)
@@ -1029,7 +1057,8 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         pfd = walk(w, clean, parent, true); /* clear_existing may have dropped the cache */
         if (pfd < 0)
             return pfd;
-        made = r == 1 ? 0 : create_node(e, pfd, base, type, cmode); /* 1: the dir stays */
+        kept = r == 1;
+        made = kept ? 0 : create_node(e, pfd, base, type, cmode); /* 1: the dir stays */
     }
     if (made < 0)
         return err_set(w->err, -made, "entry '%s': create", clean);
@@ -1064,17 +1093,26 @@ static int do_entry(struct writer *w, struct archive *b, struct archive_entry *e
         _cleanup_close_ int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             return err_set(w->err, errno, "entry '%s': open directory", clean);
-        if (fchown(fd, uid, gid) < 0 || fchmod(fd, perm) < 0)
-            return err_set(w->err, errno, "entry '%s': set owner/mode", clean);
+        /* Made here, it is ours already unless its parent is set-group-ID. */
+        if ((kept || uid != w->euid || gid != w->egid || w->cache_setgid) &&
+            fchown(fd, uid, gid) < 0)
+            return err_set(w->err, errno, "entry '%s': set owner", clean);
+        if (fchmod(fd, perm) < 0)
+            return err_set(w->err, errno, "entry '%s': set mode", clean);
         if ((r = apply_xattrs(w, e, clean, fd, -1, NULL)) < 0)
             return r;
         /* A directory that replaces this layer's whiteout of the lower one is opaque. */
         if (was_wh && set_opaque_fd(fd) < 0)
             return err_set(w->err, errno, "entry '%s': set opaque", clean);
-        return remember_dir(w, clean, ts);
+        if ((r = remember_dir(w, clean, ts)) < 0)
+            return r;
+        walk_enter(w, parent, clean, TAKE_FD(fd), perm & S_ISGID);
+        return 0;
     }
     case AE_IFLNK: {
-        if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        /* As for files: the create gave most links the right owner already. */
+        if ((uid != w->euid || gid != w->egid || w->cache_setgid) &&
+            fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
             return err_set(w->err, errno, "entry '%s': chown", clean);
         if ((r = apply_xattrs(w, e, clean, -1, pfd, base)) < 0)
             return r;
