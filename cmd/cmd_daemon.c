@@ -1,4 +1,6 @@
 /* mgr daemon: the supervisor (core/manager.c) in the foreground. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include "cmd.h"
 #include "../core/log.h"
 #include "../core/manager.h"
+#include "../core/util.h"
 
 static void daemon_usage(FILE *f)
 {
@@ -22,6 +25,36 @@ static void daemon_usage(FILE *f)
                "Options:\n"
                "  --stop-on-exit  stop every container (dependents first) on SIGTERM/SIGINT\n"
                "  -h, --help      show this help\n");
+}
+
+/* glibc's malloc keeps freed small chunks in a per-thread cache and in fast bins, which
+ * malloc_trim cannot give back and which hand the chunks out again anywhere on the heap: the
+ * daemon's long-lived per-container allocations end up spread over every page that an apply's
+ * temporaries used. Without both its heap stays close to what is live (0.6 instead of 0.9 MiB
+ * at 100 containers, 2.3 instead of 3.2 MiB at 500: tests/bench/supervisor.sh), and a daemon
+ * that handles a few events at a time does not miss their speed. Tunables are read at exec
+ * only, so the daemon executes itself once more with them set: same pid, argv and fds. */
+#define MALLOC_TUNABLES "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
+
+static void exec_with_malloc_tunables(void)
+{
+    const char *cur = getenv("GLIBC_TUNABLES");
+    if (cur && strstr(cur, "glibc.malloc.tcache_count="))
+        return; /* done already, or chosen by whoever started us */
+    _cleanup_free_ char *cmdline = NULL;
+    size_t len = 0;
+    if (read_file_at(AT_FDCWD, "/proc/self/cmdline", 65536, &cmdline, &len) < 0 || len == 0)
+        return;
+    _cleanup_strv_ char **args = NULL;
+    for (size_t i = 0; i < len; i += strlen(cmdline + i) + 1)
+        if (strv_push(&args, cmdline + i) < 0)
+            return;
+    _cleanup_free_ char *val = cur && *cur ? strdup_printf("%s:" MALLOC_TUNABLES, cur)
+                                           : strdup(MALLOC_TUNABLES);
+    if (!val || setenv("GLIBC_TUNABLES", val, 1) < 0)
+        return;
+    execv("/proc/self/exe", args);
+    log_warn("execute with malloc tunables: %s; running without", strerror(errno));
 }
 
 int cmd_daemon(struct mgr_ctx *ctx, int argc, char **argv)
@@ -44,6 +77,7 @@ int cmd_daemon(struct mgr_ctx *ctx, int argc, char **argv)
         daemon_usage(stderr);
         return EXIT_USAGE;
     }
+    exec_with_malloc_tunables();
     /* Remember the binary's path now: daemon-reexec runs what is installed there then. */
     static char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
