@@ -166,6 +166,8 @@ static void record_write(struct unit_rt *u)
         return;
     /* A unit that is down on purpose stays down across a daemon restart or re-exec. */
     json_object_set_new(j, "state", json_string(sv_state_name(u->sv.state)));
+    /* So is one that said READY=1 or passed its checks: a new daemon keeps it healthy. */
+    json_object_set_new(j, "health", json_string(sv_health_name(u->hc.state)));
     if (u->sv.has_exit)
         json_object_set_new(j, "last_exit", exit_json(&u->sv.last_exit));
     char *text = json_dumps(j, JSON_COMPACT);
@@ -189,11 +191,15 @@ static void record_load(struct unit_rt *u)
     json_t *j = json_load_file(p, 0, NULL);
     if (!j)
         return;
-    const char *hash = NULL, *spec = NULL;
+    const char *hash = NULL, *spec = NULL, *health = NULL;
     json_int_t restarts = 0, started = 0, oom_base = 0;
     json_t *hist = NULL;
-    json_unpack(j, "{s?s,s?s,s?I,s?I,s?I,s?o}", "hash", &hash, "spec", &spec, "restarts",
-            &restarts, "started", &started, "oom_base", &oom_base, "history", &hist);
+    json_unpack(j, "{s?s,s?s,s?I,s?I,s?I,s?o,s?s}", "hash", &hash, "spec", &spec, "restarts",
+            &restarts, "started", &started, "oom_base", &oom_base, "history", &hist, "health",
+            &health);
+    for (enum sv_health h = HEALTH_STATE_NONE; health && h <= HEALTH_STATE_UNHEALTHY; h++)
+        if (STREQ(health, sv_health_name(h)))
+            u->hc.state = h;
     if (hash)
         snprintf(u->hash, sizeof(u->hash), "%s", hash);
     if (spec)
@@ -1078,6 +1084,14 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
                 /* Adopted without a unit: take the parsed one (same hash). */
                 unit_free(u->unit);
                 u->unit = TAKE_PTR(w->u);
+                if (u->c) {
+                    /* Its health checks go on; the recorded health stands until a probe
+                     * says otherwise (start_period counts from now). */
+                    enum sv_health h = u->hc.state;
+                    health_start(u);
+                    if (h == HEALTH_STATE_HEALTHY || h == HEALTH_STATE_UNHEALTHY)
+                        u->hc.state = h;
+                }
             } else {
                 /* Keep the old struct (same meaning); the set must point at a live unit. */
                 if (m->desired_set.units && m->desired_set.n)
@@ -1611,6 +1625,7 @@ void mgr_unhealthy(struct unit_rt *u)
 
 void mgr_health_changed(struct unit_rt *u)
 {
+    record_write(u);
     wake_waiters(u->m);
 }
 
@@ -1725,6 +1740,11 @@ enum mgr_exit manager_run(const struct mgr_opts *o)
             else if (!getenv("MGR_REEXEC_DONE"))
                 logs_note(u, "daemon restarted: output reattached");
             (void)logs_watch(u);
+            /* Its sd_notify socket died with the old daemon: bind a new one in the same
+             * directory, which is what the container has mounted. */
+            _cleanup_free_ char *nd = strdup_printf("%s/notify/%s", m->o.run, u->name);
+            if (nd && access(nd, F_OK) == 0)
+                free(health_notify_path(u));
         }
     log_info("supervisor running (units %s, run %s, root %s)", m->o.units, m->o.run, m->o.root);
 

@@ -156,13 +156,9 @@ depends_on: {mgrtsv-na: {condition: healthy}}"
     assert_eq "$("$MGR" status --json | jq length)" 0 "units left"
 }
 
-# sd_notify: a static helper sends READY=1 to $NOTIFY_SOCKET after a while; the dependent
-# (condition: healthy) starts only then. READY=1 counts as a passing health check (a unit
-# without any health check is healthy as soon as it runs).
-case_sd_notify_ready() {
-    command -v cc >/dev/null || skip "needs cc"
-    sv_setup notify
-    cat >"$CASE_DIR/notify.c" <<'EOC'
+# A static helper that sends READY=1 to $NOTIFY_SOCKET, built into the rootfs.
+build_notify() {
+    cat >"$T_TMP/notify.c" <<'EOC'
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -179,7 +175,16 @@ int main(void)
     return sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, sizeof(sa)) == 7 ? 0 : 1;
 }
 EOC
-    cc -static -O2 -o "$ROOTFS/notify" "$CASE_DIR/notify.c" || skip "cannot build a static helper"
+    cc -static -O2 -o "$ROOTFS/notify" "$T_TMP/notify.c"
+}
+
+# sd_notify: a static helper sends READY=1 to $NOTIFY_SOCKET after a while; the dependent
+# (condition: healthy) starts only then. READY=1 counts as a passing health check (a unit
+# without any health check is healthy as soon as it runs).
+case_sd_notify_ready() {
+    command -v cc >/dev/null || skip "needs cc"
+    sv_setup notify
+    build_notify || skip "cannot build a static helper"
     # Its own probe cannot pass (nothing listens): only READY=1 can make it healthy.
     u mgrtsv-ready "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1.5; /notify || echo NOTIFY FAILED; sleep 1000 & wait\"]
 health: {tcp: {port: 9999}, interval: 10s, start_period: 60s}"
@@ -192,7 +197,39 @@ depends_on: {mgrtsv-ready: {condition: healthy}}"
     assert_eq "$(field mgrtsv-ready .health)" healthy
 }
 
+# After a daemon restart the adopted container's health checks go on, its $NOTIFY_SOCKET works
+# again (the new daemon binds a new socket in the directory the container has mounted), and a
+# health it had is kept.
+case_sd_notify_after_restart() {
+    command -v cc >/dev/null || skip "needs cc"
+    sv_setup notify2
+    build_notify || skip "cannot build a static helper"
+    u mgrtsv-ready2 "command: [\"/bin/sh\", \"-c\", \"$TERMOK while [ ! -e /tmp/go ]; do sleep 0.1; done; /notify || echo NOTIFY FAILED; sleep 1000 & wait\"]
+health: {tcp: {port: 9999}, interval: 10s, start_period: 60s}"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-ready2 || return 1
+    local p dp
+    p=$(pid_of mgrtsv-ready2)
+    dp=$(cat "$CASE_DIR/daemon.pid")
+    kill -9 "$dp"
+    wait_for 5 bash -c "! kill -0 $dp 2>/dev/null" || return 1
+    start_daemon || return 1
+    assert_eq "$(pid_of mgrtsv-ready2)" "$p" "adopted, same pid" || return 1
+    assert_eq "$(field mgrtsv-ready2 .health)" starting "before READY=1" || return 1
+    "$MGR" exec mgrtsv-ready2 -- touch /tmp/go || return 1
+    wait_for 5 bash -c "[ \"\$('$MGR' status mgrtsv-ready2 --json | jq -r .health)\" = healthy ]" ||
+        { "$MGR" logs mgrtsv-ready2; return 1; }
+    "$MGR" logs mgrtsv-ready2 | grep -q "NOTIFY FAILED" && { fail "READY=1 not delivered"; return 1; }
+    # Once ready, a unit stays healthy across another daemon restart (READY=1 is not resent).
+    dp=$(cat "$CASE_DIR/daemon.pid")
+    kill -9 "$dp"
+    wait_for 5 bash -c "! kill -0 $dp 2>/dev/null" || return 1
+    start_daemon || return 1
+    assert_eq "$(field mgrtsv-ready2 .health)" healthy "after the second restart"
+}
+
 tcase "sd_notify READY=1 makes a unit healthy for depends_on" case_sd_notify_ready
+tcase "sd_notify works again for a container adopted by a new daemon" case_sd_notify_after_restart
 tcase "network unit: bridge, addresses, health across it, removal order" case_network_stack
 tcase "http probe: healthy, then unhealthy -> restarted" case_http_unhealthy_restart
 tcase "tcp probe (nc -l): healthy, then unhealthy -> restarted" case_tcp_unhealthy_restart
