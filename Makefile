@@ -23,10 +23,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # their -dev packages are in DEB_PKGS, as a fresh machine lacks them.
 STATIC_LIBS ?= 1
 # Archives are linked in this order, and their code lands in the binary in it: what the daemon
-# runs all the time (yaml, netlink, caps, seccomp, jansson) first, next to mgr's own code, so
-# that it shares the kernel's 64 KiB fault-around windows; image-only libraries after it.
-STATIC_ORDER := yaml nl-route-3 nl-3 cap seccomp jansson archive nettle acl lzma zstd lz4 bz2 z \
-                xml2 icuuc icudata crypto
+# runs all the time (yaml, netlink, caps, seccomp, jansson, libcrypto's sha256 for spec hashes)
+# first, next to mgr's own code, so that it shares the kernel's 64 KiB fault-around windows;
+# image-only libraries after it (libarchive uses nettle, not libcrypto).
+STATIC_ORDER := yaml nl-route-3 nl-3 cap seccomp jansson crypto archive nettle acl lzma zstd lz4 \
+                bz2 z xml2 icuuc icudata
 STATIC_HAVE := $(foreach l,$(STATIC_ORDER),$(if $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/lib$(l).a),$(l)))
 comma := ,
 MGR_LIBS := $(if $(filter 1,$(STATIC_LIBS)),-Wl$(comma)-Bstatic $(addprefix -l,$(STATIC_HAVE)) -Wl$(comma)-Bdynamic \
