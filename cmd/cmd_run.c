@@ -164,6 +164,7 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
         }
         net_open_ok = true;
         net.state_dir = ctx->root;
+        net.run_dir = ctx->run;
         net.units = &units;
         spec.net = &net;
     }
@@ -226,7 +227,7 @@ int cmd_run(struct mgr_ctx *ctx, int argc, char **argv)
 out:
     if (net_open_ok) {
         err_clear(&err);
-        if (net_unwire(ctx->root, u->name, &units, &err) < 0)
+        if (net_unwire(ctx->root, ctx->run, u->name, &units, &err) < 0)
             log_warn("unit '%s': network cleanup: %s", u->name, err.msg);
         net_close(&net);
     }

@@ -664,7 +664,7 @@ static void finish_remove(struct unit_rt *u)
         log_warn("unit '%s': reclaim: %s", u->name, e.msg);
     (void)image_release(m->o.root, u->name, NULL);
     /* also without networks: net_setup wrote its hosts files (cheap when it held no lease) */
-    if (m->net_ok && u->unit && net_unwire(m->o.root, u->name, &m->desired_set, &e) < 0)
+    if (m->net_ok && u->unit && net_unwire(m->o.root, m->o.run, u->name, &m->desired_set, &e) < 0)
         log_warn("unit '%s': network cleanup: %s", u->name, e.msg);
     record_remove(m, u->name);
     intent_set(m, u->name, false);
@@ -1697,6 +1697,7 @@ static int setup(struct mgr *m)
     }
     m->net_ok = net_open(&m->net, &e) >= 0;
     m->net.state_dir = m->o.root;
+    m->net.run_dir = m->o.run;
     m->net.units = &m->desired_set;
     if (!m->net_ok)
         log_warn("netlink unavailable, networks cannot be set up: %s", e.msg);

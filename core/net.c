@@ -810,8 +810,8 @@ static int net_setup_steps(struct net_ctx *ctx, const struct unit *c, int netns_
     }
     if (r < 0)
         return r;
-    if (ctx->state_dir)
-        return net_hosts_write(ctx->state_dir, c, ctx->units, err);
+    if (ctx->state_dir && ctx->run_dir)
+        return net_hosts_write(ctx->state_dir, ctx->run_dir, c, ctx->units, err);
     return 0;
 }
 
@@ -836,7 +836,7 @@ int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_h
     default:
         break;
     }
-    if (!ctx->state_dir || !owner) {
+    if (!ctx->state_dir || !ctx->run_dir || !owner) {
         *ret_hosts = *ret_resolv = NULL;
         return 0;
     }
@@ -844,7 +844,7 @@ int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_h
         /* the target runs already: share its files if it has them (not when it uses the
          * host's network, or was started without a network context) */
         _cleanup_free_ char *h = NULL, *rs = NULL;
-        int r = net_hosts_paths(ctx->state_dir, owner, &h, &rs);
+        int r = net_hosts_paths(ctx->run_dir, owner, &h, &rs);
         if (r < 0)
             return r;
         if (access(h, F_OK) < 0 || access(rs, F_OK) < 0) {
@@ -856,5 +856,5 @@ int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_h
         return 0;
     }
     /* written by net_setup() before the child mounts them */
-    return net_hosts_paths(ctx->state_dir, owner, ret_hosts, ret_resolv);
+    return net_hosts_paths(ctx->run_dir, owner, ret_hosts, ret_resolv);
 }

@@ -3,11 +3,13 @@
  * no shell), IPv4 leases and the /etc/hosts + /etc/resolv.conf files of containers.
  * doc/networking.md describes the behaviour; this header is the API.
  *
- * State on disk (state_dir is mgr's persistent root, --root, e.g. /var/lib/mgr, so that an
- * address stays the same across restarts of mgr and of the machine):
- *   <state_dir>/net/leases/<network>               "<container> 10.88.0.2\n" per lease
- *   <state_dir>/net/hosts/<container>/hosts         bind-mounted over /etc/hosts
- *   <state_dir>/net/hosts/<container>/resolv.conf   bind-mounted over /etc/resolv.conf
+ * State on disk: leases under state_dir, mgr's persistent root (--root, e.g. /var/lib/mgr),
+ * so that an address stays the same across restarts of mgr and of the machine; the files
+ * containers mount under hosts_root, the runtime dir (--run, e.g. /run/mgr: a tmpfs, so that
+ * starting a container writes nothing to the disk; they are rewritten at every start):
+ *   <state_dir>/net/leases/<network>                "<container> 10.88.0.2\n" per lease
+ *   <hosts_root>/net/hosts/<container>/hosts         bind-mounted over /etc/hosts
+ *   <hosts_root>/net/hosts/<container>/resolv.conf   bind-mounted over /etc/resolv.conf
  * All functions return 0 (or a documented count) or a negative errno, with err filled. */
 #include <stdbool.h>
 #include <net/if.h>
@@ -23,7 +25,8 @@ struct net_ctx {
     struct nl_sock *sk; /* NETLINK_ROUTE socket in mgr's own network namespace */
     int self_netns_fd;  /* mgr's network namespace, to return to after entering a container's */
     /* Set by the caller after net_open() (borrowed; used by net_setup/net_bind_files): */
-    const char *state_dir;        /* mgr's persistent root (leases, hosts files) */
+    const char *state_dir;        /* mgr's persistent root (leases) */
+    const char *run_dir;          /* runtime dir (hosts and resolv.conf files) */
     const struct unit_set *units; /* all units, to find network units and other containers */
 };
 
@@ -83,9 +86,10 @@ int net_lease_lookup(const char *state_dir, const char *network, const char *con
 /* Drops container's lease on network (missing is fine). */
 int net_lease_release(const char *state_dir, const char *network, const char *container,
                       struct err *err);
-/* Drops leases (and hosts files) of containers that are not in units or no longer declare
- * that network, except those of containers that have a runtime record (run_dir/containers/
- * NAME, e.g. a `mgr run` of a unit file outside the unit directory; run_dir may be NULL).
+/* Drops leases (and hosts files under run_dir) of containers that are not in units or no
+ * longer declare that network, except those of containers that have a runtime record
+ * (run_dir/containers/NAME, e.g. a `mgr run` of a unit file outside the unit directory;
+ * run_dir may be NULL: then hosts files are left alone).
  * Call after the desired set is loaded (crash recovery). Returns the number dropped. */
 int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_set *units,
                  struct err *err);
@@ -106,13 +110,13 @@ int net_lo_up(int netns_fd, struct err *err);
 /* The container is removed (not merely stopped): releases its leases, removes its hosts
  * files and rewrites the other members' hosts. Does not delete veths: the namespace's
  * destruction removes them asynchronously (an explicit delete costs an RCU grace period). */
-int net_unwire(const char *state_dir, const char *container, const struct unit_set *units,
-               struct err *err);
+int net_unwire(const char *state_dir, const char *hosts_root, const char *container,
+               const struct unit_set *units, struct err *err);
 
 /* The runtime's one call, from the parent after clone while the child waits, with the
  * child's /proc/PID/ns/net fd. By c->ns[NS_NET].mode: private with networks -> leases,
  * net_wire and hosts files; private without networks and none -> lo up and hosts files;
- * host and container:NAME -> nothing. Needs ctx->state_dir and ctx->units. Every error
+ * host and container:NAME -> nothing. Needs ctx->state_dir, ctx->run_dir and ctx->units. Every error
  * message starts with "unit 'NAME': " (callers do not add it again). */
 int net_setup(struct net_ctx *ctx, const struct unit *c, int netns_fd, struct err *err);
 /* Files the runtime bind-mounts over /etc/hosts and /etc/resolv.conf (caller frees), or both
@@ -124,16 +128,18 @@ int net_bind_files(const struct net_ctx *ctx, const struct unit *c, char **ret_h
 /* ---- /etc/hosts and /etc/resolv.conf ---- */
 
 /* Paths of the container's hosts and resolv.conf files (caller frees). Returns 0 or -ENOMEM. */
-int net_hosts_paths(const char *state_dir, const char *container, char **ret_hosts,
+int net_hosts_paths(const char *hosts_root, const char *container, char **ret_hosts,
                     char **ret_resolv);
 /* Writes c's hosts (localhost, itself, and every container holding a lease on one of its
  * networks, by unit name and hostname) and resolv.conf (c->dns, else the host's
- * /etc/resolv.conf) under state_dir. Call after net_leases_acquire, before the runtime
- * bind-mounts them. Existing files are rewritten in place (bind mounts keep the inode). */
-int net_hosts_write(const char *state_dir, const struct unit *c, const struct unit_set *units,
-                    struct err *err);
+ * /etc/resolv.conf) under hosts_root, from the leases under state_dir. Call after
+ * net_leases_acquire, before the runtime bind-mounts them. Existing files are rewritten in
+ * place (bind mounts keep the inode). */
+int net_hosts_write(const char *state_dir, const char *hosts_root, const struct unit *c,
+                    const struct unit_set *units, struct err *err);
 /* Rewrites the hosts file of every container that has one (membership changed). */
-int net_hosts_refresh(const char *state_dir, const struct unit_set *units, struct err *err);
+int net_hosts_refresh(const char *state_dir, const char *hosts_root, const struct unit_set *units,
+                      struct err *err);
 
 /* One line of a hosts file; render is pure (unit-tested). */
 struct net_host_entry {

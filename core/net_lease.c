@@ -43,9 +43,9 @@ static void lease_list_clear(struct lease_list *l)
 
 /* A held lock on <state_dir>/net plus fds of its subdirectories. */
 struct net_dirs {
-    int net;    /* <state>/net, flock'ed */
+    int net;    /* <state>/net, flock'ed (also guards the hosts files) */
     int leases; /* <state>/net/leases */
-    int hosts;  /* <state>/net/hosts */
+    int hosts;  /* <hosts_root>/net/hosts, -1 when not asked for */
 };
 
 static void net_dirs_close(struct net_dirs *d)
@@ -63,13 +63,15 @@ static int open_subdir(int dirfd, const char *name, bool create)
     return fd < 0 ? -errno : fd;
 }
 
-static int net_dirs_open(const char *state_dir, struct net_dirs *ret, struct err *err)
+static int net_dirs_open(const char *state_dir, const char *hosts_root, struct net_dirs *ret,
+                         struct err *err)
 {
     _cleanup_free_ char *path = strdup_printf("%s/net", state_dir);
+    _cleanup_free_ char *hpath = hosts_root ? strdup_printf("%s/net/hosts", hosts_root) : NULL;
     struct net_dirs d = {-1, -1, -1};
     int r;
 
-    if (!path)
+    if (!path || (hosts_root && !hpath))
         return err_set(err, ENOMEM, "allocate path");
     r = mkdir_p(path, 0755);
     if (r < 0)
@@ -86,10 +88,14 @@ static int net_dirs_open(const char *state_dir, struct net_dirs *ret, struct err
         r = err_set(err, -d.leases, "open '%s/leases'", path);
         goto fail;
     }
-    d.hosts = open_subdir(d.net, "hosts", true);
-    if (d.hosts < 0) {
-        r = err_set(err, -d.hosts, "open '%s/hosts'", path);
-        goto fail;
+    if (hpath) {
+        r = mkdir_p(hpath, 0755);
+        d.hosts = r < 0 ? r : open(hpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (d.hosts < 0) {
+            r = err_set(err, r < 0 ? -r : errno, "open '%s'", hpath);
+            d.hosts = -1;
+            goto fail;
+        }
     }
     *ret = d;
     return 0;
@@ -356,7 +362,7 @@ int net_lease_acquire(const char *state_dir, const struct unit *netunit, const c
                       struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
-    int r = net_dirs_open(state_dir, &d, err);
+    int r = net_dirs_open(state_dir, NULL, &d, err);
 
     if (r < 0)
         return r;
@@ -374,7 +380,7 @@ int net_leases_acquire(const char *state_dir, const struct unit *c, const struct
 
     if (c->n_networks == 0)
         return 0;
-    r = net_dirs_open(state_dir, &d, err);
+    r = net_dirs_open(state_dir, NULL, &d, err);
     if (r < 0)
         return r;
     addrs = calloc(c->n_networks, sizeof(*addrs));
@@ -440,7 +446,7 @@ int net_lease_release(const char *state_dir, const char *network, const char *co
 
     if (!valid_file_name(container) || !valid_file_name(network))
         return err_setx(err, EINVAL, "invalid container or network name");
-    r = net_dirs_open(state_dir, &d, err);
+    r = net_dirs_open(state_dir, NULL, &d, err);
     if (r < 0)
         return r;
     r = lease_remove(d.leases, network, container);
@@ -745,11 +751,11 @@ static int resolv_render(const struct unit *c, char **ret)
     return 0;
 }
 
-int net_hosts_paths(const char *state_dir, const char *container, char **ret_hosts,
+int net_hosts_paths(const char *hosts_root, const char *container, char **ret_hosts,
                     char **ret_resolv)
 {
-    _cleanup_free_ char *h = strdup_printf("%s/net/hosts/%s/hosts", state_dir, container);
-    _cleanup_free_ char *rs = strdup_printf("%s/net/hosts/%s/resolv.conf", state_dir, container);
+    _cleanup_free_ char *h = strdup_printf("%s/net/hosts/%s/hosts", hosts_root, container);
+    _cleanup_free_ char *rs = strdup_printf("%s/net/hosts/%s/resolv.conf", hosts_root, container);
 
     if (!h || !rs)
         return -ENOMEM;
@@ -781,8 +787,8 @@ static int joined_signature(const struct lease_db *db, const struct unit *c, cha
     return 0;
 }
 
-int net_hosts_write(const char *state_dir, const struct unit *c, const struct unit_set *units,
-                    struct err *err)
+int net_hosts_write(const char *state_dir, const char *hosts_root, const struct unit *c,
+                    const struct unit_set *units, struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     _cleanup_(lease_db_clear) struct lease_db db = {0};
@@ -792,7 +798,7 @@ int net_hosts_write(const char *state_dir, const struct unit *c, const struct un
     bool others = true;
     int r;
 
-    r = net_dirs_open(state_dir, &d, err);
+    r = net_dirs_open(state_dir, hosts_root, &d, err);
     if (r < 0)
         return r;
     if (!valid_file_name(c->name))
@@ -870,10 +876,11 @@ static int hosts_refresh_locked(const struct net_dirs *d, const struct unit_set 
     return r;
 }
 
-int net_hosts_refresh(const char *state_dir, const struct unit_set *units, struct err *err)
+int net_hosts_refresh(const char *state_dir, const char *hosts_root, const struct unit_set *units,
+                      struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
-    int r = net_dirs_open(state_dir, &d, err);
+    int r = net_dirs_open(state_dir, hosts_root, &d, err);
 
     if (r < 0)
         return r;
@@ -902,15 +909,15 @@ static int leases_remove_all(const struct net_dirs *d, const char *container)
     return n;
 }
 
-int net_unwire(const char *state_dir, const char *container, const struct unit_set *units,
-               struct err *err)
+int net_unwire(const char *state_dir, const char *hosts_root, const char *container,
+               const struct unit_set *units, struct err *err)
 {
     _cleanup_(net_dirs_close) struct net_dirs d = {-1, -1, -1};
     int r, n;
 
     if (!valid_file_name(container))
         return err_setx(err, EINVAL, "invalid container name");
-    r = net_dirs_open(state_dir, &d, err);
+    r = net_dirs_open(state_dir, hosts_root, &d, err);
     if (r < 0)
         return r;
     r = leases_remove_all(&d, container);
@@ -959,7 +966,7 @@ int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_s
     struct dirent *de;
     int r, n = 0;
 
-    r = net_dirs_open(state_dir, &d, err);
+    r = net_dirs_open(state_dir, run_dir, &d, err);
     if (r < 0)
         return r;
     dir = opendir_dup(d.leases);
@@ -979,6 +986,12 @@ int net_lease_gc(const char *state_dir, const char *run_dir, const struct unit_s
     }
     closedir(dir);
 
+    if (d.hosts < 0)
+        return n; /* no runtime dir given: hosts files are left alone */
+    /* Before hosts files moved to the runtime dir they lived under the state root. */
+    _cleanup_free_ char *legacy = strdup_printf("%s/net/hosts", state_dir);
+    if (legacy && !STREQ(state_dir, run_dir))
+        (void)rm_rf_at(AT_FDCWD, legacy);
     dir = opendir_dup(d.hosts);
     if (!dir)
         return err_set(err, errno, "list hosts files");

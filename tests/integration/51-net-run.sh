@@ -188,8 +188,9 @@ EOF
     done
     wait_for 10 sh -c "! ip -o link show | grep -q 'vm${P:0:8}-'" || { fail "veths left"; return 1; }
     assert_eq "$(ip -o link show | grep -c "^[0-9]*: mgr-$P")" "$links0" "bridges" || return 1
-    assert_eq "$(find "$MGR_ROOT/net/leases" "$MGR_ROOT/net/hosts" -mindepth 1 -not -type d | wc -l)" 0 \
+    assert_eq "$(find "$MGR_ROOT/net/leases" "$MGR_RUN/net/hosts" -mindepth 1 -not -type d | wc -l)" 0 \
         "lease and hosts files left" || return 1
+    [ ! -e "$MGR_ROOT/net/hosts" ] || { fail "hosts files written under the state root"; return 1; }
     assert_eq "$(ls "$MGR_RUN/containers" 2>/dev/null | wc -l)" 0 "container state left" || return 1
 }
 

@@ -156,14 +156,14 @@ static int cmd_bench(struct net_ctx *ctx, int n)
         if (net_wire(ctx, ctr, &set, fds[i], addrs, &e) < 0)
             die("wire", &e);
         t2 = now_ns();
-        if (net_hosts_write(state, ctr, &set, &e) < 0)
+        if (net_hosts_write(state, state, ctr, &set, &e) < 0)
             die("hosts", &e);
         hosts[i] = now_ns() - t2;
         lease[i] = t1 - t0;
         wire[i] = t2 - t1;
     }
     for (int i = 0; i < n; i++) {
-        if (net_unwire(state, names[i], &set, &e) < 0)
+        if (net_unwire(state, state, names[i], &set, &e) < 0)
             die("unwire", &e);
         close(fds[i]);
         close(pipes[i]);
@@ -228,6 +228,7 @@ int main(int argc, char **argv)
     if (net_open(&ctx, &e) < 0)
         die("open", &e);
     ctx.state_dir = state; /* also marks the bridges this instance creates */
+    ctx.run_dir = state;   /* hosts files next to the leases: one scratch dir per test */
     ctx.units = &set;
 
     const char *cmd = argv[i];
@@ -247,7 +248,7 @@ int main(int argc, char **argv)
         if (r < 0)
             die("gc", &e);
         printf("bridges %d\n", r);
-        r = net_lease_gc(state, NULL, &set, &e);
+        r = net_lease_gc(state, state, &set, &e);
         if (r < 0)
             die("lease gc", &e);
         printf("leases %d\n", r);
@@ -271,6 +272,7 @@ int main(int argc, char **argv)
         }
         /* the runtime's path: net_setup() does leases, wiring (or lo) and hosts files */
         ctx.state_dir = state;
+        ctx.run_dir = state;
         ctx.units = &set;
         if (net_setup(&ctx, ctr, fd, &e) < 0)
             die("setup", &e);
@@ -283,7 +285,7 @@ int main(int argc, char **argv)
         if (fd < 0 || net_lo_up(fd, &e) < 0)
             die("lo", &e);
     } else if (STREQ(cmd, "unwire")) {
-        if (net_unwire(state, ctr->name, &set, &e) < 0)
+        if (net_unwire(state, state, ctr->name, &set, &e) < 0)
             die("unwire", &e);
     } else if (STREQ(cmd, "hosts")) {
         char *h, *rs;
@@ -291,7 +293,7 @@ int main(int argc, char **argv)
             return 1;
         printf("%s\n%s\n", h, rs);
     } else if (STREQ(cmd, "refresh")) {
-        if (net_hosts_refresh(state, &set, &e) < 0)
+        if (net_hosts_refresh(state, state, &set, &e) < 0)
             die("refresh", &e);
     } else if (STREQ(cmd, "bench") && i + 1 < argc) {
         cmd_bench(&ctx, atoi(argv[i + 1]));

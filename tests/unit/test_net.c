@@ -210,6 +210,8 @@ static int test_hosts_files_and_gc(void)
     struct err e = {0};
     struct in_addr addrs[2];
     _cleanup_free_ char *hw = NULL, *rw = NULL, *hd = NULL, *rd = NULL, *s = NULL;
+    /* leases under dir (persistent), the files containers mount under run (runtime dir) */
+    _cleanup_free_ char *run = strdup_printf("%s/run", dir);
 
     set_add(&set, mknet("front", "10.81.0.0", 24));
     set_add(&set, mknet("back", "10.82.0.0", 24));
@@ -222,14 +224,14 @@ static int test_hosts_files_and_gc(void)
 
     CHECK_INT(net_leases_acquire(dir, set.units[3], &set, addrs, &e), 0);
     CHECK_STR(S(addrs[0]), "10.82.0.9");
-    CHECK_INT(net_hosts_write(dir, set.units[3], &set, &e), 0);
+    CHECK_INT(net_hosts_write(dir, run, set.units[3], &set, &e), 0);
     CHECK_INT(net_leases_acquire(dir, set.units[2], &set, addrs, &e), 0);
     CHECK_STR(S(addrs[0]), "10.81.0.2");
     CHECK_STR(S(addrs[1]), "10.82.0.2");
-    CHECK_INT(net_hosts_write(dir, set.units[2], &set, &e), 0);
+    CHECK_INT(net_hosts_write(dir, run, set.units[2], &set, &e), 0);
 
-    CHECK_INT(net_hosts_paths(dir, "web", &hw, &rw), 0);
-    CHECK_INT(net_hosts_paths(dir, "db", &hd, &rd), 0);
+    CHECK_INT(net_hosts_paths(run, "web", &hw, &rw), 0);
+    CHECK_INT(net_hosts_paths(run, "db", &hd, &rd), 0);
     CHECK_INT(read_str(hw, &s), 0);
     CHECK(strstr(s, "10.81.0.2\tweb www\n"));
     CHECK(strstr(s, "10.82.0.9\tdb\n"));
@@ -247,7 +249,7 @@ static int test_hosts_files_and_gc(void)
     /* a restart of web with the same leases leaves db's file alone; a new address does not */
     CHECK_INT(write_file_atomic_at(AT_FDCWD, hd, "stale\n", 6, 0644, false), 0);
     CHECK_INT(net_leases_acquire(dir, set.units[2], &set, addrs, &e), 0);
-    CHECK_INT(net_hosts_write(dir, set.units[2], &set, &e), 0);
+    CHECK_INT(net_hosts_write(dir, run, set.units[2], &set, &e), 0);
     CHECK_INT(read_str(hd, &s), 0);
     CHECK_STR(s, "stale\n");
     free(s);
@@ -255,14 +257,14 @@ static int test_hosts_files_and_gc(void)
     free(set.units[2]->networks[1].address);
     set.units[2]->networks[1].address = strdup("10.82.0.33");
     CHECK_INT(net_leases_acquire(dir, set.units[2], &set, addrs, &e), 0);
-    CHECK_INT(net_hosts_write(dir, set.units[2], &set, &e), 0);
+    CHECK_INT(net_hosts_write(dir, run, set.units[2], &set, &e), 0);
     CHECK_INT(read_str(hd, &s), 0);
     CHECK(strstr(s, "10.82.0.33\tweb www\n"));
     free(s);
     s = NULL;
 
     /* web goes away: its leases and files go, db's hosts forgets it */
-    CHECK_INT(net_unwire(dir, "web", &set, &e), 0);
+    CHECK_INT(net_unwire(dir, run, "web", &set, &e), 0);
     CHECK(access(hw, F_OK) < 0);
     CHECK_INT(read_str(hd, &s), 0);
     CHECK(!strstr(s, "web"));
@@ -275,21 +277,31 @@ static int test_hosts_files_and_gc(void)
     set.units[3] = mkctr("db2", NULL);
     {
         /* a container with a runtime record keeps its lease even when not declared */
-        _cleanup_free_ char *run = strdup_printf("%s/run", dir);
-        _cleanup_free_ char *rec = strdup_printf("%s/run/containers/db", dir);
+        _cleanup_free_ char *rec = strdup_printf("%s/containers/db", run);
+        _cleanup_free_ char *recs = strdup_printf("%s/containers", run);
         CHECK_INT(mkdir_p(rec, 0755), 0);
         CHECK_INT(net_lease_gc(dir, run, &set, &e), 0);
         CHECK(access(hd, F_OK) == 0);
-        CHECK_INT(rm_rf_at(AT_FDCWD, run), 0);
+        CHECK_INT(rm_rf_at(AT_FDCWD, recs), 0);
     }
+    /* without a runtime dir, hosts files are left alone */
     CHECK_INT(net_lease_gc(dir, NULL, &set, &e), 1);
-    CHECK(access(hd, F_OK) < 0);
+    CHECK(access(hd, F_OK) == 0);
+    {
+        /* hosts files of the old location (under the state root) are removed */
+        _cleanup_free_ char *legacy = strdup_printf("%s/net/hosts/db", dir);
+        _cleanup_free_ char *lroot = strdup_printf("%s/net/hosts", dir);
+        CHECK_INT(mkdir_p(legacy, 0755), 0);
+        CHECK_INT(net_lease_gc(dir, run, &set, &e), 0);
+        CHECK(access(hd, F_OK) < 0);
+        CHECK(access(lroot, F_OK) < 0);
+    }
     {
         _cleanup_free_ char *p = strdup_printf("%s/net/leases/front", dir), *t = NULL;
         CHECK_INT(read_str(p, &t), 0);
         CHECK(strstr(t, "other 10.81.0.")); /* still declared */
     }
-    CHECK_INT(net_unwire(dir, "other", &set, &e), 0);
+    CHECK_INT(net_unwire(dir, run, "other", &set, &e), 0);
     unit_set_clear(&set);
     return 0;
 }
