@@ -66,9 +66,58 @@ static int test_fd(void)
     return 0;
 }
 
+/* The after-hook runs once after every callback (fd or timer), after what the callback did:
+ * the supervisor starts the containers an event queued there. */
+static char trace[32];
+static size_t n_trace;
+
+static void on_t2(struct loop *l, struct loop_timer *t, void *data)
+{
+    trace[n_trace++] = *(const char *)data;
+}
+
+static void on_fd2(struct loop *l, int fd, uint32_t events, void *data)
+{
+    char b[8];
+    (void)!read(fd, b, sizeof(b));
+    trace[n_trace++] = 'f';
+}
+
+static void after(struct loop *l, void *data)
+{
+    trace[n_trace++] = '.';
+    if (n_trace >= 6)
+        loop_quit(l);
+}
+
+static int test_after_hook(void)
+{
+    struct loop *l = NULL;
+    int p[2];
+    static const char c[] = "ab";
+    CHECK(loop_new(&l) == 0);
+    CHECK(pipe(p) == 0);
+    CHECK(loop_add(l, p[0], EPOLLIN, on_fd2, NULL) == 0);
+    CHECK(write(p[1], "x", 1) == 1);
+    uint64_t now = now_ms();
+    loop_timer_at(l, now + 5, on_t2, (void *)&c[0]);
+    loop_timer_at(l, now + 30, on_t2, (void *)&c[1]);
+    loop_set_after(l, after, NULL);
+    n_trace = 0;
+    CHECK(loop_run(l) == 0);
+    trace[n_trace] = 0;
+    CHECK_STR(trace, "f.a.b.");
+    loop_del(l, p[0]);
+    close(p[0]);
+    close(p[1]);
+    loop_free(l);
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_timers);
     RUN(test_fd);
+    RUN(test_after_hook);
     return HARNESS_END();
 }
