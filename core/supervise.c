@@ -126,9 +126,29 @@ static uint32_t recent_starts(const struct sv *s, const struct unit *u, uint64_t
 {
     uint32_t c = 0, n = s->n_starts < SV_BURST_MAX ? s->n_starts : SV_BURST_MAX;
     for (uint32_t i = 0; i < n; i++)
-        if (now - s->starts[i] < u->restart.interval_ms)
+        if (now - (s->starts_base + s->starts[i]) < u->restart.interval_ms)
             c++;
     return c;
+}
+
+/* Records a start in the ring. A start more than 49 days (2^32 ms) after the base moves the
+ * base to 24 days before it; older starts are clamped to the new base, which only matters
+ * for a rate-limit interval longer than 24 days. */
+static void note_start(struct sv *s, uint64_t now)
+{
+    if (s->n_starts == 0)
+        s->starts_base = now;
+    if (now - s->starts_base > UINT32_MAX) {
+        uint64_t nb = now - (UINT32_MAX >> 1);
+        uint32_t n = s->n_starts < SV_BURST_MAX ? s->n_starts : SV_BURST_MAX;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t t = s->starts_base + s->starts[i];
+            s->starts[i] = t > nb ? (uint32_t)(t - nb) : 0;
+        }
+        s->starts_base = nb;
+    }
+    s->starts[s->n_starts % SV_BURST_MAX] = (uint32_t)(now - s->starts_base);
+    s->n_starts++;
 }
 
 static struct sv_output do_spawn(struct sv *s, const struct sv_input *in, bool restart)
@@ -139,8 +159,7 @@ static struct sv_output do_spawn(struct sv *s, const struct sv_input *in, bool r
     }
     s->state = SV_STARTING;
     s->started_ms = in->now_ms;
-    s->starts[s->n_starts % SV_BURST_MAX] = in->now_ms;
-    s->n_starts++;
+    note_start(s, in->now_ms);
     s->deadline_ms = 0;
     return (struct sv_output){SVA_SPAWN, 0, restart};
 }

@@ -71,7 +71,9 @@ struct sv {
     uint64_t cur_delay_ms; /* next backoff delay (0 = not yet started: use restart.delay) */
     uint64_t started_ms;  /* when the current/last run started */
     uint64_t deadline_ms; /* pending timer, 0 = none */
-    uint64_t starts[SV_BURST_MAX]; /* ring of recent start times for the rate limit */
+    uint64_t starts_base;           /* starts[] are ms after this (set by the first start) */
+    uint32_t starts[SV_BURST_MAX];  /* ring of recent start times for the rate limit (4 bytes
+                                     * each: it is most of a unit's supervision state) */
     uint32_t n_starts;
     struct sv_exit last_exit;
     bool has_exit;

@@ -172,6 +172,46 @@ static int test_rate_limit_window(void)
     return 0;
 }
 
+/* Crash-restarts (delay 100 ms) from t until the unit gives up or n starts are made; returns
+ * the number of starts after the first, -1 on an unexpected action. */
+static int crash_loop(struct sv *s, const struct unit *u, uint64_t *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct sv_output o = die(s, u, 1, 0, *t + 10);
+        if (o.act == SVA_GIVE_UP)
+            return i;
+        if (o.act != SVA_ARM_RESTART)
+            return -1;
+        *t = o.deadline_ms;
+        ev(s, u, EV_TIMER, *t);
+        ev(s, u, EV_SPAWNED, *t);
+    }
+    return n;
+}
+
+/* Start times are kept as 32-bit ms offsets from a base: the rate limit must hold at any
+ * monotonic time and across runs longer than 2^32 ms (49.7 days) between starts. */
+static int test_rate_limit_far_times(void)
+{
+    struct unit u = mkunit(RESTART_ALWAYS);
+    u.restart.burst = 3;
+    u.restart.interval_ms = 1000;
+    u.restart.max_delay_ms = 100;
+    struct sv s;
+    uint64_t t = 5000000000000ull; /* ~158 years of uptime: far above 2^32 */
+    CHECK(up(&s, &u, t) == 0);
+    const uint64_t days60 = 60ull * 24 * 3600 * 1000;
+    /* Two crashes, each after a run of 60 days: never within the interval. */
+    for (int i = 0; i < 2; i++) {
+        t += days60;
+        CHECK_INT(crash_loop(&s, &u, &t, 1), 1);
+    }
+    /* Then a crash loop: 3 starts within 1 s, the third dies: gives up. */
+    CHECK_INT(crash_loop(&s, &u, &t, 10), 2);
+    CHECK_INT(s.state, SV_FAILED);
+    return 0;
+}
+
 static int test_user_stop(void)
 {
     struct unit u = mkunit(RESTART_ALWAYS);
@@ -284,6 +324,7 @@ int main(void)
     RUN(test_backoff_and_give_up);
     RUN(test_max_delay_and_reset);
     RUN(test_rate_limit_window);
+    RUN(test_rate_limit_far_times);
     RUN(test_user_stop);
     RUN(test_restart_and_deps);
     RUN(test_unhealthy_and_remove);
