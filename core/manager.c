@@ -925,6 +925,9 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
         return 0;
     }
     diags_clear(&d);
+    /* Key positions served the errors above; the units kept do without (memory). */
+    for (size_t i = 0; i < set.n; i++)
+        unit_drop_locs(set.units[i]);
 
     struct desired *want = calloc(set.n + 1, sizeof(*want));
     struct rec_want *rw = calloc(set.n + 1, sizeof(*rw));

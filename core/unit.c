@@ -72,11 +72,18 @@ struct unit *unit_free(struct unit *u)
     free(u->deps);
     strv_free(u->dns);
     free(u->bridge);
+    unit_drop_locs(u);
+    free(u);
+    return NULL;
+}
+
+void unit_drop_locs(struct unit *u)
+{
     for (size_t i = 0; i < u->n_locs; i++)
         free(u->locs[i].path);
     free(u->locs);
-    free(u);
-    return NULL;
+    u->locs = NULL;
+    u->n_locs = 0;
 }
 
 void unit_set_clear(struct unit_set *s)

@@ -219,6 +219,9 @@ void unit_set_clear(struct unit_set *s);
 struct unit *unit_set_find(const struct unit_set *s, const char *name);
 /* Position recorded for a key path; {0,0} when unknown. */
 struct unit_pos unit_pos_of(const struct unit *u, const char *path);
+/* Frees the recorded key positions (unit_pos_of answers {0,0} then): the supervisor keeps a
+ * unit for as long as its container runs, the positions serve only a load's errors. */
+void unit_drop_locs(struct unit *u);
 
 const char *ns_type_name(enum ns_type t); /* "pid", "net", ... as in /proc/PID/ns */
 const char *restart_policy_name(enum restart_policy p);
