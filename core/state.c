@@ -110,8 +110,13 @@ int state_parse(const char *text, struct rt_state *ret)
 
 int state_write(const char *dir, const struct rt_state *s, struct err *err)
 {
-    char buf[3 * PATH_MAX];
-    int n = state_format(s, buf, sizeof(buf));
+    /* On the heap: on the stack it would keep 12 KiB of the daemon's stack resident for good
+     * (this runs below rt_start_begin's own large frame). */
+    const size_t len = 3 * PATH_MAX;
+    _cleanup_free_ char *buf = malloc(len);
+    if (!buf)
+        return err_set(err, ENOMEM, "format state of '%s'", s->name);
+    int n = state_format(s, buf, len);
     if (n < 0)
         return err_set(err, -n, "format state of '%s'", s->name);
     _cleanup_close_ int dfd = open(dir, O_DIRECTORY | O_CLOEXEC | O_PATH);
