@@ -53,7 +53,14 @@ static void exec_with_malloc_tunables(void)
                                            : strdup(MALLOC_TUNABLES);
     if (!val || setenv("GLIBC_TUNABLES", val, 1) < 0)
         return;
-    execv("/proc/self/exe", args);
+    /* By its path, not /proc/self/exe: the process name (comm) comes from what is executed. */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        execv(exe, args);
+    }
+    execv("/proc/self/exe", args); /* e.g. the binary was replaced meanwhile */
     log_warn("execute with malloc tunables: %s; running without", strerror(errno));
 }
 
