@@ -90,6 +90,12 @@ static int test_own_bounding(void)
             break;
     fclose(f);
     CHECK_INT(caps_own_bounding(), bnd);
+    /* and the same as asking the kernel capability by capability */
+    uint64_t m = 0;
+    for (int i = 0; i <= CAP_LAST_CAP; i++)
+        if (cap_get_bound((cap_value_t)i) == 1)
+            m |= UINT64_C(1) << i;
+    CHECK_INT(caps_own_bounding(), m);
     return 0;
 }
 
