@@ -78,7 +78,7 @@ $(CORE_LIB): $(CORE_OBJ)
 
 # Objects are linked in this order, which is their code's order in the binary: what the
 # long-running daemon runs first, so that it fills few of the kernel's 64 KiB fault-around
-# windows (~200 KiB less resident in it), then what other commands and container children run.
+# windows (~150 KiB less resident in it), then what other commands and container children run.
 MGR_COLD := $(addprefix $(B)/core/,image.o image_extract.o image_pure.o pid1.o rootfs.o userns.o)
 MGR_HOT_CMD := $(addprefix $(B)/cmd/,mgr.o opts.o cmd_daemon.o)
 MGR_OBJ := $(filter-out $(MGR_COLD),$(CORE_OBJ)) $(MGR_HOT_CMD) $(filter $(CORE_OBJ),$(MGR_COLD)) \
