@@ -148,9 +148,24 @@ static void exit_from_json(json_t *j, struct sv_exit *e)
     *e = (struct sv_exit){code, sig, oom, unh, unk, sf};
 }
 
+/* The canonical spec that u->hash describes: built from the unit when there is one (the
+ * replacement waiting for the old container's removal first), else parsed from the recorded
+ * text of an adopted unit. Kept as text only in that case (it was ~1.1 KiB per unit). */
+static json_t *spec_json(const struct unit_rt *u)
+{
+    const struct unit *x = u->next_unit ? u->next_unit : u->unit;
+    if (x)
+        return unit_to_json(x);
+    return u->spec_text ? json_loads(u->spec_text, 0, NULL) : NULL;
+}
+
 static void record_write(struct unit_rt *u)
 {
     struct mgr *m = u->m;
+    json_t *spec = spec_json(u);
+    _cleanup_free_ char *spec_text =
+            spec ? json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(spec);
     json_t *hist = json_array();
     uint32_t n = u->n_hist < HIST_MAX ? u->n_hist : HIST_MAX;
     for (uint32_t k = 0; k < n; k++) {
@@ -159,7 +174,7 @@ static void record_write(struct unit_rt *u)
                 "exit", exit_json(&d->exit), "tail", d->tail));
     }
     json_t *j = json_pack("{s:s,s:s,s:s?,s:b,s:I,s:I,s:I,s:o}", "name", u->name, "hash",
-            u->hash, "spec", u->spec_text, "network", u->is_network, "restarts",
+            u->hash, "spec", spec_text, "network", u->is_network, "restarts",
             (json_int_t)u->sv.restarts, "started", (json_int_t)u->started_wall, "oom_base",
             (json_int_t)u->oom_base, "history", hist);
     if (!j)
@@ -847,7 +862,6 @@ static int cmp_by_hash(const void *a, const void *b)
 struct desired {
     struct unit *u;
     char hash[65];
-    char *text;
     json_t *spec;
     const char **deps;
     size_t n_deps;
@@ -968,7 +982,7 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
         struct by_hash key = {u->name, NULL};
         const struct by_hash *f = bsearch(&key, bh, set.n, sizeof(*bh), cmp_by_hash);
         bool differs = f && (!u->hash[0] || strcmp(f->hash, u->hash) != 0);
-        have_specs[nh] = differs && u->spec_text ? json_loads(u->spec_text, 0, NULL) : NULL;
+        have_specs[nh] = differs ? spec_json(u) : NULL;
         size_t nd = 0;
         if (u->unit)
             (void)unit_deps(u->unit, &have_deps[nh], &nd);
@@ -1004,13 +1018,6 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
         const struct rec_action *a = &plan.v[k];
         struct unit_rt *u = mgr_find(m, a->name);
         struct desired *w = a->want_index >= 0 ? &want[a->want_index] : NULL;
-        if (w && a->kind != REC_KEEP && !w->text && w->spec) {
-            w->text = json_dumps(w->spec, JSON_COMPACT | JSON_SORT_KEYS);
-            if (!w->text) {
-                log_error("apply: out of memory");
-                continue;
-            }
-        }
         if (a->kind != REC_REMOVE && w) {
             if (m->desired_set.units)
                 m->desired_set.units[m->desired_set.n++] = w->u;
@@ -1033,7 +1040,6 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
                 break;
             u->unit = TAKE_PTR(w->u);
             memcpy(u->hash, w->hash, sizeof(u->hash));
-            u->spec_text = TAKE_PTR(w->text);
             u->ours = true;
             log_info("unit '%s': created", u->name);
             if (u->is_network) {
@@ -1056,7 +1062,7 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
         case REC_UPDATE:
             memcpy(u->hash, w->hash, sizeof(u->hash));
             free(u->spec_text);
-            u->spec_text = TAKE_PTR(w->text);
+            u->spec_text = NULL;
             if (u->is_network) {
                 unit_free(u->unit);
                 u->unit = TAKE_PTR(w->u);
@@ -1070,7 +1076,7 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
                     a->n_changes ? a->changes[0].path : "spec");
             memcpy(u->hash, w->hash, sizeof(u->hash));
             free(u->spec_text);
-            u->spec_text = TAKE_PTR(w->text);
+            u->spec_text = NULL;
             if (u->is_network) {
                 network_down(u);
                 unit_free(u->unit);
@@ -1087,6 +1093,8 @@ int mgr_apply(struct mgr *m, char *const *paths, size_t n_paths, bool dry_run, j
                 /* Adopted without a unit: take the parsed one (same hash). */
                 unit_free(u->unit);
                 u->unit = TAKE_PTR(w->u);
+                free(u->spec_text);
+                u->spec_text = NULL;
                 if (u->c) {
                     /* Its health checks go on; the recorded health stands until a probe
                      * says otherwise (start_period counts from now). */
@@ -1128,7 +1136,6 @@ out:
     for (size_t i = 0; want && i < set.n; i++) {
         unit_free(want[i].u);
         json_decref(want[i].spec);
-        free(want[i].text);
         free(want[i].deps);
     }
     for (size_t i = 0; have_specs && i < n_have_alloc; i++)

@@ -41,7 +41,8 @@ struct unit_rt {
     struct unit *unit;      /* spec in effect (owned); NULL = unknown (adopted, file gone) */
     struct unit *next_unit; /* replacement to start once the old container is removed */
     char hash[65];
-    char *spec_text;        /* canonical JSON of the spec in effect (compact) */
+    char *spec_text;        /* recorded canonical JSON of an adopted unit with no unit yet;
+                             * else NULL: spec_json() (manager.c) builds it from the unit */
     bool ours;              /* mgr created it (only those are removed) */
     bool net_up;            /* network unit: bridge is up */
     bool removing;          /* dropped from the desired set */
