@@ -127,6 +127,32 @@ NOOP=$(for _ in $(seq "$RUNS"); do time_ns "$MGR" apply "$MGR_UNITS"; done | med
 STATUS=$(for _ in $(seq "$RUNS"); do time_ns "$MGR" status --json; done | median)
 NOOP_CHANGES=$("$MGR" apply --json "$MGR_UNITS" | jq .changes)
 
+# One more container from an OCI image: the daemon imports it itself (libarchive, the
+# decompressors, sha256), and what that touches stays resident.
+IMG_ROW="| daemon RSS after one OCI image import (to $((N2 + 1)) containers) | skipped: needs umoci |"
+if command -v umoci >/dev/null; then
+    (umoci init --layout "$T/oci" && umoci new --image "$T/oci:latest" &&
+        umoci unpack --image "$T/oci:latest" "$T/bundle" &&
+        mkdir -p "$T/bundle/rootfs/bin" && cp /bin/busybox "$T/bundle/rootfs/bin/" &&
+        ln -s busybox "$T/bundle/rootfs/bin/sleep" &&
+        umoci repack --image "$T/oci:latest" "$T/bundle") >/dev/null 2>&1
+    cat >"$MGR_UNITS/mgrtsvb-oci.yaml" <<EOT
+name: mgrtsvb-oci
+image: oci:$T/oci:latest
+command: ["/bin/sleep", "100000"]
+stop: {timeout: 100ms}
+EOT
+    chmod 644 "$MGR_UNITS/mgrtsvb-oci.yaml"
+    if "$MGR" apply "$MGR_UNITS" >/dev/null 2>&1; then
+        "$MGR" status --json >/dev/null
+        sleep 0.5
+        read -r o_rss _ o_anon o_pss <<<"$(mem "$DPID")"
+        IMG_ROW="| daemon RSS after one OCI image import (to $((N2 + 1)) containers; anon; PSS) | $o_rss KiB (+$((o_rss - RSS2)); anon $o_anon; PSS $o_pss) |"
+    else
+        IMG_ROW="| daemon RSS after one OCI image import | skipped: the OCI unit did not start |"
+    fi
+fi
+
 # Death to replacement, delay 0.
 cat >"$MGR_UNITS/mgrtsvb-respawn.yaml" <<EOT
 name: mgrtsvb-respawn
@@ -176,6 +202,7 @@ echo "| no-op apply, $N2 units | $(ms "$NOOP") ms ($NOOP_CHANGES changes) |"
 echo "| status --json, $N2 units | $(ms "$STATUS") ms |"
 printf '%s' "$ROWS"
 echo "| per added container, $N1 to $N2: daemon RSS, PSS; daemon + holder RSS | $(( (RSS2 - RSS1) * 1024 / (N2 - N1) )) B, $(( (PSS2 - PSS1) * 1024 / (N2 - N1) )) B; $(( (SUM2 - SUM1) * 1024 / (N2 - N1) )) B |"
+echo "$IMG_ROW"
 echo "| death to replacement running, delay 0 (daemon side) | $(ms "$LAT") ms |"
 echo "| SIGKILL to replacement running, delay 0 (incl. the kernel's exit of the old one) | $(ms "$KLAT") ms |"
 echo "| peer: unshare --fork --pid --mount --uts --ipc --net true (respawn floor) | $(ms "$UNS") ms |"
