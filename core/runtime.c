@@ -434,26 +434,28 @@ static int place_in_cgroup(struct child_ctx *c, pid_t pid, bool into_cgroup, str
 static int parent_late(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct err *err)
 {
     struct child_ctx *c = ud;
-    int r = place_in_cgroup(c, pid, into_cgroup, err);
+    /* The pid is recorded while the child builds its rootfs, off the start's critical path:
+     * until go 2 a child whose starter died exits by itself (EOF on the sync socket), so a
+     * SIGKILLed mgr leaves no unrecorded container; what it created before (state dir,
+     * cgroup) is in the state file written before clone. */
+    c->state->pid = pid;
+    (void)state_proc_start_time(pid, &c->state->start_time);
+    read_ns_inodes(pid, c->state->ns_ino); /* the cgroup ns comes later: host's until then */
+    int r = state_write(c->state_dir, c->state, err);
+    if (r >= 0)
+        r = place_in_cgroup(c, pid, into_cgroup, err);
     if (r < 0)
         return err_wrap(err, "unit '%s'", c->u->name);
     return 0;
 }
 
-/* Parent half between clone and go: record the pid, id maps, network, caller's hook. */
+/* Parent half between clone and go: id maps, network, caller's hook. */
 static int parent_main(pid_t pid, int pidfd, bool into_cgroup, void *ud, struct err *err)
 {
     struct child_ctx *c = ud;
     const struct rt_spec *s = c->spec;
     int r;
 
-    c->state->pid = pid;
-    (void)state_proc_start_time(pid, &c->state->start_time);
-    read_ns_inodes(pid, c->state->ns_ino); /* the cgroup ns comes later: host's until then */
-    /* Recorded before anything else is done for it, so a SIGKILLed mgr can be reclaimed. */
-    r = state_write(c->state_dir, c->state, err);
-    if (r < 0)
-        return err_wrap(err, "unit '%s'", s->unit->name);
     /* uid/gid maps (security module: userns). */
     if (s->unit->ns[NS_USER].mode == NS_PRIVATE) {
         r = userns_write_maps(pid, s->unit, err);

@@ -12,7 +12,8 @@
  *      for container:NAME namespaces, hostname, mounts (rootfs.c: overlay, /proc, sysctls,
  *      /sys, /dev, unit mounts, masked/read-only paths), pivot_root, user and groups from
  *      the container's /etc/passwd, workdir
- *   6'. parent, at the same time: parent_late_fn: cgroup attach where the child could not
+ *   6'. parent, at the same time: parent_late_fn: the pid into the state file (runtime.c),
+ *      cgroup attach where the child could not
  *      (no CLONE_INTO_CGROUP; v1 from a new user namespace), a migration that waits for an
  *      RCU grace period (ms): overlapping it with the mounts hides most of it; go byte 2
  * spawn_begin() is steps 1-5, spawn_place() 6', spawn_finish() 9: a caller may begin many
