@@ -623,6 +623,12 @@ int cg_manager_open(const char *parent, struct cg_manager **ret, struct err *err
     r = add_v1(m, v1, err);
     if (r < 0)
         goto fail;
+    if (!v2 && m->n_v1 == 0) {
+        /* Nothing to put a container in (no cgroup filesystem mounted): callers run
+         * without cgroups rather than with groups that cannot be listed or killed. */
+        r = err_setx(err, ENOENT, "no cgroup hierarchy is mounted (see /proc/self/mountinfo)");
+        goto fail;
+    }
     if (v2) {
         m->v2_fd = open_dir(v2);
         if (m->v2_fd < 0) {

@@ -653,8 +653,12 @@ static void do_kill(struct unit_rt *u, int sig)
     if (!u->c)
         return;
     int r = (sig == SIGKILL && u->c->cg) ? cg_kill(u->c->cg, sig, &e) : rt_signal(u->c, sig, &e);
-    if (r < 0 && r != -ESRCH)
+    if (r < 0 && r != -ESRCH) {
         log_warn("unit '%s': send %s: %s", u->name, unit_signal_name(sig) ?: "signal", e.msg);
+        /* The init at least: with it the whole pid namespace dies, and a stop must end. */
+        if (sig == SIGKILL && u->c->cg)
+            (void)rt_signal(u->c, SIGKILL, NULL);
+    }
 }
 
 /* The container is gone for good: drop what the unit held, or start its replacement. */

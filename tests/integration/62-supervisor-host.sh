@@ -1,7 +1,8 @@
 #!/bin/bash
 # Supervisor against the host: limits this host cannot enforce are refused at apply time
 # (apply, --dry-run, run, doctor agree; nothing starts), health is reset when a container goes
-# down, the health log line, cgroup leftovers reclaimed at start only under a dedicated parent.
+# down, the health log line, cgroup leftovers reclaimed at start only under a dedicated parent,
+# a host without any cgroup filesystem.
 source "$(dirname "$0")/lib.sh"
 requires root cmd:jq cmd:python3
 source "$(dirname "$0")/sv_lib.sh"
@@ -173,9 +174,32 @@ import os; os.rename(sys.argv[2] + ".tmp", sys.argv[2])
     wait_for 5 running mgrtsv-n
 }
 
+# A host without any cgroup filesystem (here: a private mount namespace without
+# /sys/fs/cgroup): the daemon says so and runs containers without cgroups; a container whose
+# init ignores SIGTERM is still stopped (SIGKILL through its pidfd), and the daemon exits.
+case_no_cgroup_host() {
+    sv_setup nocg
+    u mgrtsv-nocg "command: [\"/bin/sleep\", \"100000\"]"
+    unshare -m --propagation private bash -c 'umount -l /sys/fs/cgroup && exec "$0" daemon --stop-on-exit' \
+        "$MGR" >>"$CASE_DIR/daemon.log" 2>&1 &
+    DPID=$!
+    echo "$DPID" >"$CASE_DIR/daemon.pid"
+    wait_for 5 running mgrtsv-nocg || { cat "$CASE_DIR/daemon.log"; return 1; }
+    grep -q "cgroups unavailable, containers get no cgroup: no cgroup hierarchy is mounted" \
+        "$CASE_DIR/daemon.log" || { fail "no warning about cgroups"; cat "$CASE_DIR/daemon.log"; return 1; }
+    local p
+    p=$(pid_of mgrtsv-nocg)
+    "$MGR" stop mgrtsv-nocg >/dev/null || return 1
+    wait_for 6 bash -c "! kill -0 $p 2>/dev/null" || { fail "container not stopped"; return 1; }
+    assert_eq "$(field mgrtsv-nocg .state)" stopped || return 1
+    kill -TERM "$DPID"
+    wait_for 5 bash -c "! kill -0 $DPID 2>/dev/null" || { fail "daemon did not exit"; return 1; }
+}
+
 tcase "a limit the host cannot enforce refuses apply, dry-run, run (doctor agrees)" case_unenforceable_refused
 tcase "health: complete log line, reset to none when the container stops" case_health_reset_and_log
 tcase "cgroup leftovers reclaimed at start only under a dedicated parent" case_reclaim_dedicated_parent
 tcase "daemon-started containers have their own session and process group" case_own_session
 tcase "daemon sends READY=1 to \$NOTIFY_SOCKET (systemd Type=notify)" case_daemon_sd_notify
+tcase "no cgroup filesystem: containers run without cgroups and still stop" case_no_cgroup_host
 finish
