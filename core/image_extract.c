@@ -54,7 +54,7 @@
 #define HASH_Q 16
 
 struct hash_job {
-    EVP_MD_CTX *md;
+    SHA256_CTX *md;
     const void *p;
     size_t n;
 };
@@ -79,7 +79,7 @@ static void *hasher_main(void *arg)
             break;
         struct hash_job j = h->q[h->done % HASH_Q];
         pthread_mutex_unlock(&h->mu);
-        EVP_DigestUpdate(j.md, j.p, j.n);
+        SHA256_Update(j.md, j.p, j.n);
         pthread_mutex_lock(&h->mu);
         h->done++;
         pthread_cond_signal(&h->done_cv);
@@ -110,10 +110,10 @@ static void hasher_start(struct hasher *h)
 }
 
 /* Queues md += [p, p+n); returns the job's number for hasher_wait(). */
-static uint64_t hasher_post(struct hasher *h, EVP_MD_CTX *md, const void *p, size_t n)
+static uint64_t hasher_post(struct hasher *h, SHA256_CTX *md, const void *p, size_t n)
 {
     if (!h->running) {
-        EVP_DigestUpdate(md, p, n);
+        SHA256_Update(md, p, n);
         return 0;
     }
     pthread_mutex_lock(&h->mu);
@@ -167,7 +167,7 @@ static int ring_init(struct ring *r, unsigned n, size_t size)
 }
 
 /* Queues the current slot's bytes not yet queued. */
-static void ring_post(struct ring *r, struct hasher *h, EVP_MD_CTX *md)
+static void ring_post(struct ring *r, struct hasher *h, SHA256_CTX *md)
 {
     if (r->fill > r->posted)
         r->job[r->cur] =
@@ -176,7 +176,7 @@ static void ring_post(struct ring *r, struct hasher *h, EVP_MD_CTX *md)
 }
 
 /* Queues the current slot and moves to the next one, once the hasher is done with it. */
-static char *ring_next(struct ring *r, struct hasher *h, EVP_MD_CTX *md)
+static char *ring_next(struct ring *r, struct hasher *h, SHA256_CTX *md)
 {
     ring_post(r, h, md);
     r->cur = (r->cur + 1) % r->n;
@@ -208,7 +208,7 @@ struct pump {
 
 struct chain {
     struct layer_source *src;
-    EVP_MD_CTX *blob_md, *tar_md;
+    SHA256_CTX *blob_md, *tar_md;
     uint64_t blob_bytes, tar_bytes;
     bool src_eof;
     struct archive *a; /* decompressor */
@@ -239,11 +239,10 @@ static void src_fail(struct chain *c)
         c->failed = true;
 }
 
-void md_hex(EVP_MD_CTX *c, char ret_hex[65])
+void md_hex(SHA256_CTX *c, char ret_hex[65])
 {
     unsigned char md[32];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(c, md, &n);
+    SHA256_Final(md, c);
     for (unsigned i = 0; i < 32; i++)
         snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
     ret_hex[64] = '\0';
@@ -252,8 +251,10 @@ void md_hex(EVP_MD_CTX *c, char ret_hex[65])
 void sha256_hex(const void *data, size_t len, char ret_hex[65])
 {
     unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, data, len);
+    SHA256_Final(md, &c);
     for (unsigned i = 0; i < 32; i++)
         snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
     ret_hex[64] = '\0';
@@ -494,7 +495,7 @@ static la_ssize_t pump_read(struct chain *c, const void **ret)
     *ret = c->tar_ring.mem + (size_t)slot * TAR_BUF;
     /* Hashed here: this thread mostly waits for the pump, and a third busy thread would
      * take CPU time from the pump, which sets the pace. */
-    EVP_DigestUpdate(c->tar_md, *ret, n);
+    SHA256_Update(c->tar_md, *ret, n);
     return (la_ssize_t)n;
 }
 
@@ -1285,8 +1286,8 @@ static int extract_run(struct chain *c, struct archive *a, struct archive *b, in
 int layer_extract(struct layer_source *src, int root_fd, const struct layer_limits *lim,
                   struct layer_result *ret, struct err *err)
 {
-    _cleanup_md_ EVP_MD_CTX *blob_md = EVP_MD_CTX_new();
-    _cleanup_md_ EVP_MD_CTX *tar_md = EVP_MD_CTX_new();
+    _cleanup_md_ SHA256_CTX *blob_md = calloc(1, sizeof(SHA256_CTX));
+    _cleanup_md_ SHA256_CTX *tar_md = calloc(1, sizeof(SHA256_CTX));
     struct chain c = {
             .src = src,
             .blob_md = blob_md,
@@ -1306,8 +1307,8 @@ int layer_extract(struct layer_source *src, int root_fd, const struct layer_limi
             return err_set(err, ENOMEM, "extract %s", src->what);
         src_mem = c.src_ring.mem;
     }
-    EVP_DigestInit_ex(blob_md, EVP_sha256(), NULL);
-    EVP_DigestInit_ex(tar_md, EVP_sha256(), NULL);
+    SHA256_Init(blob_md);
+    SHA256_Init(tar_md);
     c.a = a;
     archive_read_support_filter_all(a);
     archive_read_support_format_raw(a);
