@@ -174,7 +174,10 @@ int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created
         created = mkdirat(cur, c, 0755) == 0;
         if (!created && errno != EEXIST)
             return err_set(err, errno, "mkdir cgroup '%s' (component '%s')", rel, c);
-        next = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* O_PATH: only ever a dirfd for *at() calls. Every container start forks the
+         * daemon, and the child closes all it inherited at execve: closing a directory opened
+         * for reading looks up its dnotify marks, an O_PATH one costs nothing. */
+        next = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (next < 0)
             return err_set(err, errno, "open cgroup '%s' (component '%s')", rel, c);
         close(cur);

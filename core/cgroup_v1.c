@@ -107,7 +107,8 @@ static int v1_open(struct cg_group *g, struct err *err)
     if (!rel)
         return err_set(err, ENOMEM, "cgroup");
     for (size_t i = 0; i < m->n_v1; i++) {
-        g->v1_dir[i] = openat(m->v1[i].fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* O_PATH: a dirfd for *at() calls only (see cg_mkdir_path_at) */
+        g->v1_dir[i] = openat(m->v1[i].fd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (g->v1_dir[i] < 0 && errno != ENOENT)
             return err_set(err, errno, "open cgroup v1 '%s/%s'", m->v1[i].path, rel);
     }

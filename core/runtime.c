@@ -426,7 +426,11 @@ static int child_main(void *ud, int sync_fd, struct err *err)
  * needs from outside (v2 without CLONE_INTO_CGROUP, v1 when the child cannot move itself). */
 static int place_in_cgroup(struct child_ctx *c, pid_t pid, bool into_cgroup, struct err *err)
 {
-    if (c->cg && (!into_cgroup || (cg_needs_attach(c->cg) && !c->self_attach)))
+    if (!c->cg)
+        return 0;
+    bool v2_left = cg_clone_fd(c->cg) >= 0 && !into_cgroup;
+    bool v1_left = cg_needs_attach(c->cg) && !c->self_attach;
+    if (v2_left || v1_left)
         return cg_attach(c->cg, pid, err);
     return 0;
 }
