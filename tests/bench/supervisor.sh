@@ -183,16 +183,20 @@ chmod 644 "$MGR_UNITS/mgrtsvb-respawn.yaml"
 "$MGR" events >"$T/events" &
 EVP=$!
 sleep 0.2
+# The pid is read from the container's state file, not asked of the daemon: a status request
+# of a daemon with 500 units would compete with the restart being measured.
+state_pid() { sed -n 's/^pid=//p' "$MGR_RUN/containers/mgrtsvb-respawn/state" 2>/dev/null; }
 for _ in $(seq 30); do
-    p=$("$MGR" status mgrtsvb-respawn --json 2>/dev/null | jq .pid)
+    p=$(state_pid)
     [ -n "$p" ] && [ "$p" -gt 0 ] 2>/dev/null || break
     echo "${EPOCHREALTIME/./}" >>"$T/kills"
     kill -9 "$p"
-    for _ in $(seq 200); do
-        q=$("$MGR" status mgrtsvb-respawn --json 2>/dev/null | jq .pid)
+    for _ in $(seq 400); do
+        q=$(state_pid)
         [ -n "$q" ] && [ "$q" -gt 0 ] 2>/dev/null && [ "$q" != "$p" ] && break
         sleep 0.005
     done
+    sleep 0.05 # running (the event is written after the execve), and settled
 done
 sleep 0.2
 kill "$EVP" 2>/dev/null; wait "$EVP" 2>/dev/null; EVP=
