@@ -213,11 +213,40 @@ EOF
     gone mgrtcg-cyc || fail "groups left after 100 cycles"
 }
 
+# A v1 host without any cgroup2 mount (older distributions): the child moves itself into its
+# v1 groups and nothing else has to; it runs in its groups in every hierarchy.
+t_pure_v1() {
+    [ $MODE = v1 ] || skip "not a cgroup v1 host"
+    mk mgrtcg-purev1 <<EOF
+command: ["/bin/sleep", "30"]
+resources: {pids: {max: 16}}
+EOF
+    local v2m
+    v2m=$(awk '$9 == "cgroup2" {print $5}' /proc/self/mountinfo | tr '\n' ' ')
+    unshare -m --propagation private sh -c 'for m in $1; do umount "$m" || exit 1; done; shift; exec "$@"' \
+        sh "$v2m" "$MGR" run "$T_TMP/mgrtcg-purev1.yaml" >"$T_TMP/mgrtcg-purev1.out" 2>&1 &
+    local mp=$!
+    on_exit "kill -9 $mp 2>/dev/null"
+    wait_for 5 started mgrtcg-purev1 || { cat "$T_TMP/mgrtcg-purev1.out"; return 1; }
+    local pid h n=0
+    pid=$(init_pid mgrtcg-purev1)
+    for h in memory cpu cpuacct cpuset pids devices freezer blkio; do
+        [ -d $CG/$h ] || continue
+        grep -qx "$pid" "$(grp $h mgrtcg-purev1)/cgroup.procs" || { fail "init not in $h group"; return 1; }
+        n=$((n + 1))
+    done
+    [ $n -ge 2 ] || { fail "checked only $n hierarchies"; return 1; }
+    kill -9 "$pid"
+    wait_for 5 bash -c "! kill -0 $mp 2>/dev/null" || { fail "mgr run did not end"; return 1; }
+    [ ! -d "$(grp pids mgrtcg-purev1)" ] || { fail "group left"; return 1; }
+}
+
 tcase limits-in-files t_limits_in_files
 tcase oom-kill t_oom_kill
 tcase fork-bomb t_fork_bomb
 tcase cpu-max t_cpu_max
 tcase devices t_devices
 tcase refused-key t_refused
+tcase pure-v1 t_pure_v1
 tcase 100-cycles t_cycles
 finish
