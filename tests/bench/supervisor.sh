@@ -128,6 +128,59 @@ for _ in $(seq 100); do "$MGR" status >/dev/null 2>&1 && break; sleep 0.05; done
 sleep 0.3
 rss_rows 0
 
+# respawn_latency: 30 SIGKILLs of the respawn unit (restart always, delay 0); sets LAT (from
+# the daemon noticing the death to the new container running, event timestamps) and KLAT
+# (from the SIGKILL sent here: also counts the kernel's exit of the old container), medians.
+# The pid is read from the container's state file, not asked of the daemon: a status request
+# of a daemon with 500 units would compete with the restart being measured.
+state_pid() { sed -n 's/^pid=//p' "$MGR_RUN/containers/mgrtsvb-respawn/state" 2>/dev/null; }
+respawn_latency() {
+    : >"$T/kills"
+    "$MGR" events >"$T/events" &
+    EVP=$!
+    sleep 0.2
+    local p q
+    for _ in $(seq 30); do
+        p=$(state_pid)
+        [ -n "$p" ] && [ "$p" -gt 0 ] 2>/dev/null || break
+        echo "${EPOCHREALTIME/./}" >>"$T/kills"
+        kill -9 "$p"
+        for _ in $(seq 400); do
+            q=$(state_pid)
+            [ -n "$q" ] && [ "$q" -gt 0 ] 2>/dev/null && [ "$q" != "$p" ] && break
+            sleep 0.005
+        done
+        sleep 0.05 # running (the event is written after the execve), and settled
+    done
+    sleep 0.2
+    kill "$EVP" 2>/dev/null; wait "$EVP" 2>/dev/null; EVP=
+    LAT=$(jq -r 'select(.unit == "mgrtsvb-respawn") | "\(.event) \(.time_us)"' "$T/events" |
+        awk '$1 == "exited" {t = $2} $1 == "spawned" && t {print ($2 - t) * 1000; t = 0}' | median)
+    KLAT=$(jq -r 'select(.unit == "mgrtsvb-respawn" and .event == "spawned") | .time_us' "$T/events" |
+        awk -v kf="$T/kills" 'BEGIN {while ((getline k < kf) > 0) ks[++nk] = k}
+            {sp[++ns] = $1} END {j = 1; for (i = 1; i <= nk; i++) {
+                while (j <= ns && sp[j] <= ks[i]) j++; if (j <= ns) print (sp[j] - ks[i]) * 1000}}' | median)
+}
+
+add_respawn_unit() {
+    cat >"$MGR_UNITS/mgrtsvb-respawn.yaml" <<EOT
+name: mgrtsvb-respawn
+image: dir:$T/rootfs
+command: ["/bin/sleep", "100000"]
+restart: {policy: always, delay: 0, burst: 1000000, interval: 1s}
+EOT
+    chmod 644 "$MGR_UNITS/mgrtsvb-respawn.yaml"
+    "$MGR" apply "$MGR_UNITS" >/dev/null || { echo "skipped: respawn unit did not start"; exit 0; }
+}
+# Death to replacement, delay 0: first with this one container (removed again), at the end
+# with all of them.
+add_respawn_unit
+respawn_latency
+LAT1=$LAT KLAT1=$KLAT
+rm "$MGR_UNITS/mgrtsvb-respawn.yaml"
+"$MGR" apply "$MGR_UNITS" >/dev/null
+
+
 # Start N1 containers through one apply (the directory watch is made idle by applying the
 # directory explicitly: the inotify debounce would otherwise race with the timed apply).
 for i in $(seq -w 1 "$N1"); do mkunit "mgrtsvb-$i"; done
@@ -171,44 +224,8 @@ EOT
     fi
 fi
 
-# Death to replacement, delay 0.
-cat >"$MGR_UNITS/mgrtsvb-respawn.yaml" <<EOT
-name: mgrtsvb-respawn
-image: dir:$T/rootfs
-command: ["/bin/sleep", "100000"]
-restart: {policy: always, delay: 0, burst: 1000000, interval: 1s}
-EOT
-chmod 644 "$MGR_UNITS/mgrtsvb-respawn.yaml"
-"$MGR" apply "$MGR_UNITS" >/dev/null || { echo "skipped: respawn unit did not start"; exit 0; }
-"$MGR" events >"$T/events" &
-EVP=$!
-sleep 0.2
-# The pid is read from the container's state file, not asked of the daemon: a status request
-# of a daemon with 500 units would compete with the restart being measured.
-state_pid() { sed -n 's/^pid=//p' "$MGR_RUN/containers/mgrtsvb-respawn/state" 2>/dev/null; }
-for _ in $(seq 30); do
-    p=$(state_pid)
-    [ -n "$p" ] && [ "$p" -gt 0 ] 2>/dev/null || break
-    echo "${EPOCHREALTIME/./}" >>"$T/kills"
-    kill -9 "$p"
-    for _ in $(seq 400); do
-        q=$(state_pid)
-        [ -n "$q" ] && [ "$q" -gt 0 ] 2>/dev/null && [ "$q" != "$p" ] && break
-        sleep 0.005
-    done
-    sleep 0.05 # running (the event is written after the execve), and settled
-done
-sleep 0.2
-kill "$EVP" 2>/dev/null; wait "$EVP" 2>/dev/null; EVP=
-LAT=$(jq -r 'select(.unit == "mgrtsvb-respawn") | "\(.event) \(.time_us)"' "$T/events" |
-    awk '$1 == "exited" {t = $2} $1 == "spawned" && t {print ($2 - t) * 1000; t = 0}' | median)
-# From the SIGKILL (sent by this script) to the replacement running: also counts the kernel's
-# exit of the old container (its namespaces' teardown) and the daemon noticing it.
-KLAT=$(jq -r 'select(.unit == "mgrtsvb-respawn" and .event == "spawned") | .time_us' "$T/events" |
-    awk -v kf="$T/kills" 'BEGIN {while ((getline k < kf) > 0) ks[++nk] = k}
-        {sp[++ns] = $1} END {j = 1; for (i = 1; i <= nk; i++) {
-            while (j <= ns && sp[j] <= ks[i]) j++; if (j <= ns) print (sp[j] - ks[i]) * 1000}}' | median)
-
+add_respawn_unit
+respawn_latency
 # Floor: a shell loop respawning an unshare'd sleep-less true in the same namespaces.
 UNS=$(for _ in $(seq 30); do time_ns unshare --fork --pid --mount --uts --ipc --net \
     --mount-proc true; done | median)
@@ -251,12 +268,12 @@ echo "| status --json, $N2 units | $(ms "$STATUS") ms |"
 printf '%s' "$ROWS"
 echo "| per added container, $N1 to $N2: daemon RSS, PSS; daemon + holder RSS | $(( (RSS2 - RSS1) * 1024 / (N2 - N1) )) B, $(( (PSS2 - PSS1) * 1024 / (N2 - N1) )) B; $(( (SUM2 - SUM1) * 1024 / (N2 - N1) )) B |"
 echo "$IMG_ROW"
-echo "| death to replacement running, delay 0 (daemon side) | $(ms "$LAT") ms |"
-echo "| SIGKILL to replacement running, delay 0 (incl. the kernel's exit of the old one) | $(ms "$KLAT") ms |"
+echo "| death to replacement running, delay 0, 1 container (daemon side; from the SIGKILL) | $(ms "$LAT1") ms; $(ms "$KLAT1") ms |"
+echo "| death to replacement running, delay 0, $((N2 + 2)) containers (daemon side; from the SIGKILL) | $(ms "$LAT") ms; $(ms "$KLAT") ms |"
 echo "| peer: unshare --fork --pid --mount --uts --ipc --net true (respawn floor) | $(ms "$UNS") ms |"
 if [ -n "$CRUN_START" ]; then
     echo "| peer: crun run --detach, $CRUN_N containers one after the other | $(ms "$CRUN_START") ms each |"
-    echo "| peer: crun run of /bin/true in a shell loop (crun's respawn) | $(ms "$CRUN_RESP") ms; mgr's replacement (daemon side) $(ratio "$LAT" "$CRUN_RESP")x, from the SIGKILL $(ratio "$KLAT" "$CRUN_RESP")x |"
+    echo "| peer: crun run of /bin/true in a shell loop (crun's respawn) | $(ms "$CRUN_RESP") ms; mgr's replacement (daemon side) $(ratio "$LAT1" "$CRUN_RESP")x with 1 container, $(ratio "$LAT" "$CRUN_RESP")x with $((N2 + 2)) |"
 else
     echo "| peers: crun | skipped: crun or jq not installed, or crun failed |"
 fi
