@@ -87,8 +87,9 @@ echo "(created, joined and removed), the overlay rootfs, /proc, /sys, /dev, mask
 echo "capability set, teardown and state files; crun run likewise creates and removes a cgroup"
 echo "and mounts its rootfs, but its \`crun spec\` config has no seccomp profile; unshare does no"
 echo "rootfs, /proc, /dev or cgroup work at all. $hybrid_note The rows without a cgroup"
-echo "separate the runtime's own cost from the host's cgroup v1 migration, which waits for an"
-echo "RCU grace period (several ms on a busy host; cgroup v2 avoids it with CLONE_INTO_CGROUP)."
+echo "separate the runtime's own cost from the cgroup work: a pid written to a v1 cgroup.procs"
+echo "from outside (crun) waits for an RCU grace period, several ms; mgr's child moves itself"
+echo "into its v1 groups (no grace period), and on v2 is born in its group (CLONE_INTO_CGROUP)."
 echo
 echo "| command | median ms | vs crun | minus unshare (ms) |"
 echo "|---|---:|---:|---:|"
