@@ -77,7 +77,8 @@ int cg_read_u64_at(int dirfd, const char *file, uint64_t *ret);
 /* Value of "KEY N" line in a flat-keyed file (memory.events, cpu.stat, oom_control). */
 int cg_read_keyed_at(int dirfd, const char *file, const char *key, uint64_t *ret);
 bool cg_file_exists_at(int dirfd, const char *file);
-/* mkdir -p of rel below rootfd; returns an O_DIRECTORY fd of the last one.
+/* mkdir -p of rel below rootfd; returns an O_PATH directory fd of the last one (a dirfd for
+ * *at() calls only).
  * *ret_created (may be NULL) is true when the last component was created by us. */
 int cg_mkdir_path_at(int rootfd, const char *rel, int *ret_fd, bool *ret_created, struct err *err);
 

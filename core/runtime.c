@@ -664,8 +664,7 @@ struct rt_starting {
     struct child_ctx c; /* the child's context (the child has its own copy since clone) */
     struct rt_state st;
     struct spawn_args sa;
-    struct spawn_proc proc;
-    bool spawned;       /* proc holds a child */
+    struct spawn_proc proc; /* pid > 0 while it holds a child (spawn.c resets it on failure) */
     bool state_created;
     char *root_dir, *run_dir; /* copies: the spec is only borrowed by rt_start_begin() */
     struct cg_manager *cgm;
@@ -681,7 +680,7 @@ static void starting_free(struct rt_starting *p, bool undo)
 {
     if (!p)
         return;
-    if (p->spawned)
+    if (p->proc.pid > 0)
         spawn_abort(&p->proc);
     if (p->idmap_dir[0])
         userns_idmap_cleanup(p->idmap_dir);
@@ -750,6 +749,7 @@ int rt_start_begin(const struct rt_spec *s, struct rt_starting **ret, struct err
         return err_set(err, ENOMEM, "unit '%s'", u->name);
     p->c = (struct child_ctx){.spec = s, .u = u};
     p->pidns_fd = -1;
+    p->proc = (struct spawn_proc){.pidfd = -1, .sync_fd = -1};
     p->cgm = s->cgm;
     p->keep_upper = s->keep_upper;
     p->root_dir = strdup(s->root_dir ? s->root_dir : "");
@@ -932,7 +932,6 @@ int rt_start_begin(const struct rt_spec *s, struct rt_starting **ret, struct err
     r = spawn_begin(&p->sa, &p->proc, err);
     if (r < 0)
         goto fail;
-    p->spawned = true;
     c->spec = NULL; /* borrowed only until here */
     *ret = p;
     return 0;
@@ -945,10 +944,8 @@ fail:
 int rt_start_place(struct rt_starting *p, struct err *err)
 {
     int r = spawn_place(&p->sa, &p->proc, err);
-    if (r < 0) {
-        p->spawned = false; /* spawn_place killed and reaped it */
-        return starting_fail(p, r, err);
-    }
+    if (r < 0)
+        return starting_fail(p, r, err); /* spawn_place killed and reaped it */
     return 0;
 }
 
@@ -956,10 +953,8 @@ int rt_start_finish(struct rt_starting *p, struct rt_container **ret, struct err
 {
     const char *name = p->c.u->name;
     int r = spawn_finish(&p->sa, &p->proc, err);
-    if (r < 0) {
-        p->spawned = false;
+    if (r < 0)
         return starting_fail(p, r, err);
-    }
     /* The child's overlay holds its own copies of the idmapped mounts by now. */
     if (p->idmap_dir[0])
         userns_idmap_cleanup(p->idmap_dir);
@@ -976,11 +971,11 @@ int rt_start_finish(struct rt_starting *p, struct rt_container **ret, struct err
         err_set(err, ENOMEM, "unit '%s'", name);
         return starting_fail(p, -ENOMEM, err);
     }
-    p->spawned = false;
     rc->root_dir = TAKE_PTR(p->root_dir);
     rc->run_dir = TAKE_PTR(p->run_dir);
     rc->pid = p->proc.pid;
     rc->pidfd = p->proc.pidfd;
+    p->proc = (struct spawn_proc){.pidfd = -1, .sync_fd = -1}; /* the container's now */
     rc->start_time = p->st.start_time;
     rc->cg = TAKE_PTR(p->c.cg);
     rc->cgm = p->cgm;
