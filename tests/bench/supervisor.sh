@@ -11,8 +11,9 @@
 # refuses hybrid hosts whose cgroup2 mount has controllers, so the whole bench runs in a
 # private mount namespace without that mount (as tests/bench/start.sh): mgr and crun both use
 # the v1 controllers. --run is a tmpfs, as /run is on a normal host.
-# RSS counts the clean, shared pages of the mgr binary and libc (file-backed; the kernel maps
-# them in 64 KiB fault-around windows); PSS shares them out among the processes mapping them;
+# RSS counts the clean, shared pages of the mgr binary (file-backed; the kernel maps them in
+# 64 KiB fault-around windows; the default build has glibc linked in, a build with
+# STATIC_LIBC=0 maps libc.so and ld.so too); PSS shares them out among the processes mapping them;
 # anonymous memory (heap, stack, relocated data) is what the daemon itself costs. The output
 # holder (one process per --run, core/holder.h) is reported too: it is part of the cost.
 # Prints a markdown section; exits 0.
@@ -91,15 +92,18 @@ mem() {
     awk -v pss="$p" '/^VmRSS/ {r = $2} /^RssFile/ {f = $2} /^RssShmem/ {f += $2} /^RssAnon/ {a = $2}
         END {print r, f, a, pss}' "/proc/$1/status"
 }
-# breakdown PID: RSS by mapping kind: the mgr binary, libc + ld.so, heap, stack, the rest.
+# breakdown PID: RSS by mapping kind: the mgr binary, libc + ld.so (none for a static mgr),
+# heap, stack, the rest.
 breakdown() {
     awk -v bin="$(readlink -f "$MGR")" '
         /^[0-9a-f]+-[0-9a-f]+ / {k = "other"; if ($6 == bin) k = "binary";
             else if ($6 ~ /\/(libc\.so|ld-linux)/) k = "libc"; else if ($6 == "[heap]") k = "heap";
             else if ($6 == "[stack]") k = "stack"; next}
         /^Rss:/ {s[k] += $2}
-        END {printf "binary %d, libc+ld.so %d, heap %d, stack %d, other %d", s["binary"],
-            s["libc"], s["heap"], s["stack"], s["other"]}' "/proc/$1/smaps"
+        END {printf "binary %d, ", s["binary"]
+            if (s["libc"] == "") printf "(static: libc in the binary), "
+            else printf "libc+ld.so %d, ", s["libc"]
+            printf "heap %d, stack %d, other %d", s["heap"], s["stack"], s["other"]}' "/proc/$1/smaps"
 }
 holder_pid() { cat "$MGR_RUN/holder.pid" 2>/dev/null; }
 # rss_rows N: the daemon's and the output holder's rows with N containers running (MEM_LAST =

@@ -69,13 +69,17 @@ copy_libs() {
 }
 copy_libs "$MGR"
 # PID 1 opens libkmod with dlopen() to load modules (ldd cannot see it): the library and
-# what it links go in too, at the path the dynamic loader searches.
+# what it links go in too, at the path the dynamic loader searches. mgr is a static binary:
+# its dlopen() finds even libc.so.6's own dependency, the loader, by soname in that library
+# directory (where Debian has it too), not at the /lib64 path a dynamic program names.
 # (awk reads all of ldconfig's output: exiting early would SIGPIPE it, fatal under pipefail.)
 KMODLIB=$(ldconfig -p | awk '$1 == "libkmod.so.2" && /x86-64/ && !f {print $NF; f = 1}')
 if [ -n "$KMODLIB" ]; then
     mkdir -p "$ST$(dirname "$KMODLIB")"
     cp -L "$KMODLIB" "$ST$KMODLIB"
     copy_libs "$KMODLIB"
+    LDSO=$(dirname "$KMODLIB")/ld-linux-x86-64.so.2
+    if [ -e "$LDSO" ] && [ ! -e "$ST$LDSO" ]; then cp -L "$LDSO" "$ST$LDSO"; fi
 fi
 
 # 3. busybox-static: a shell and tools for tests and the emergency shell (/bin/sh).
