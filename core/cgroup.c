@@ -988,6 +988,43 @@ struct cg_group *cg_group_free(struct cg_group *g)
     return NULL;
 }
 
+void cg_group_rest(struct cg_group *g)
+{
+    if (!g || g->v1_rested)
+        return;
+    for (size_t i = 0; i < g->m->n_v1; i++) {
+        if (g->v1_dir[i] >= 0) {
+            close(g->v1_dir[i]);
+            g->v1_dir[i] = -1;
+            g->v1_rested |= 1u << i;
+        }
+    }
+}
+
+/* Reopens what cg_group_rest closed, for one operation; true when it did, and the caller
+ * rests the group again at its end (group_sleep). The fds are a cache of paths the handle
+ * names, hence the cast for the operations that take a const group. A hierarchy whose
+ * directory went away meanwhile stays -1, as after cg_open. */
+static bool group_wake(const struct cg_group *cg)
+{
+    struct cg_group *g = (struct cg_group *)cg;
+    if (!g->v1_rested)
+        return false;
+    _cleanup_free_ char *rel = strdup_printf("%s/%s", g->m->parent_v1, g->name);
+    for (size_t i = 0; rel && i < g->m->n_v1; i++)
+        if (g->v1_rested & (1u << i))
+            g->v1_dir[i] = openat(g->m->v1[i].fd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+                                                                 O_CLOEXEC);
+    g->v1_rested = 0;
+    return true;
+}
+
+static void group_sleep(const struct cg_group *g, bool woke)
+{
+    if (woke)
+        cg_group_rest((struct cg_group *)g);
+}
+
 const char *cg_group_name(const struct cg_group *g)
 {
     return g->name;
@@ -1085,19 +1122,24 @@ bool cg_needs_attach(const struct cg_group *g)
 
 int cg_attach(struct cg_group *g, pid_t pid, struct err *err)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
+    bool woke = group_wake(g);
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;
-        int r = backends[i]->attach(g, pid, err);
+        r = backends[i]->attach(g, pid, err);
         if (r < 0)
-            return err_wrap(err, "cgroup '%s': attach pid %d", g->name, (int)pid);
+            err_wrap(err, "cgroup '%s': attach pid %d", g->name, (int)pid);
     }
-    return 0;
+    group_sleep(g, woke);
+    return r < 0 ? r : 0;
 }
 
 int cg_attach_self(struct cg_group *g, struct err *err)
 {
+    bool woke = group_wake(g);
     int r = cg_v1_attach_self(g, err);
+    group_sleep(g, woke);
     if (r < 0)
         return err_wrap(err, "cgroup '%s': attach", g->name);
     return 0;
@@ -1111,21 +1153,27 @@ int cg_update(struct cg_group *g, const struct resources *r, struct err *err)
     int rc = cg_check_resources(g->m, r, NULL, err);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
+    bool woke = group_wake(g);
+    for (size_t i = 0; rc >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;
         rc = backends[i]->apply(g, r, true, err);
         if (rc < 0)
-            return err_wrap(err, "cgroup '%s': update", g->name);
+            err_wrap(err, "cgroup '%s': update", g->name);
     }
-    return 0;
+    group_sleep(g, woke);
+    return rc < 0 ? rc : 0;
 }
 
 int cg_freeze(struct cg_group *g, bool frozen, struct err *err)
 {
     switch (g->m->ver[CG_FREEZER]) {
-    case CG_V1:
-        return cg_v1_freeze(g, frozen, err);
+    case CG_V1: {
+        bool woke = group_wake(g);
+        int r = cg_v1_freeze(g, frozen, err);
+        group_sleep(g, woke);
+        return r;
+    }
     case CG_V2:
         return cg_v2_freeze(g, frozen, err);
     default:
@@ -1152,6 +1200,8 @@ static bool group_frozen(const struct cg_group *g)
     }
 }
 
+static int group_kill(struct cg_group *g, int sig, struct err *err);
+
 int cg_kill(struct cg_group *g, int sig, struct err *err)
 {
     if (sig == SIGKILL && g->v2_dir >= 0) {
@@ -1159,6 +1209,14 @@ int cg_kill(struct cg_group *g, int sig, struct err *err)
         if (r != -ENOENT)
             return r; /* done, or a real error; ENOENT: kernel < 5.14, iterate */
     }
+    bool woke = group_wake(g);
+    int r = group_kill(g, sig, err);
+    group_sleep(g, woke);
+    return r;
+}
+
+static int group_kill(struct cg_group *g, int sig, struct err *err)
+{
     /* Freeze first so nothing forks between reading cgroup.procs and signalling, and no pid
      * is reused while we hold it (a frozen process cannot exit). */
     bool froze = false;
@@ -1199,11 +1257,11 @@ int cg_is_empty(const struct cg_group *g)
         int r = cg_v2_populated(g);
         return r < 0 ? r : !r;
     }
+    bool woke = group_wake(g);
     int dir = cg_v1_any_dir(g);
-    if (dir < 0)
-        return -ENOENT;
     char buf[32];
-    int r = cg_read_at(dir, "cgroup.procs", buf, sizeof(buf));
+    int r = dir < 0 ? -ENOENT : cg_read_at(dir, "cgroup.procs", buf, sizeof(buf));
+    group_sleep(g, woke);
     return r < 0 ? r : r == 0;
 }
 
@@ -1211,8 +1269,13 @@ int cg_event_fd(struct cg_group *g)
 {
     if (g->v2_dir >= 0)
         return cg_v2_events_fd(g);
-    if (g->m->ver[CG_MEMORY] == CG_V1)
-        return cg_v1_oom_efd(g);
+    if (g->m->ver[CG_MEMORY] == CG_V1) {
+        /* the kernel's registration outlives the directory fd */
+        bool woke = group_wake(g);
+        int fd = cg_v1_oom_efd(g);
+        group_sleep(g, woke);
+        return fd;
+    }
     return -1;
 }
 
@@ -1220,13 +1283,18 @@ int cg_stats_read(const struct cg_group *g, struct cg_stats *ret, struct err *er
 {
     struct cg_stats s;
     memset(&s, 0xff, sizeof(s)); /* UINT64_MAX = unknown */
-    for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
+    bool woke = group_wake(g);
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;
-        int r = backends[i]->stats(g, &s, err);
+        r = backends[i]->stats(g, &s, err);
         if (r < 0)
-            return err_wrap(err, "cgroup '%s': stats", g->name);
+            err_wrap(err, "cgroup '%s': stats", g->name);
     }
+    group_sleep(g, woke);
+    if (r < 0)
+        return r;
     *ret = s;
     return 0;
 }

@@ -119,6 +119,10 @@ int cg_stats_read(const struct cg_group *g, struct cg_stats *ret, struct err *er
 /* Removes the group from every hierarchy (it must be empty: kill first). Only ever removes
  * groups below mgr's parent. The group handle stays valid for cg_group_free. */
 int cg_destroy(struct cg_group *g, struct err *err);
+/* Closes the group's v1 directory fds until its next operation, which reopens them for its
+ * own duration (a few openat()s). A daemon holds a group per container, and each start
+ * forks it: every fd it holds is copied and closed again, ~8 per group on a v1 host. */
+void cg_group_rest(struct cg_group *g);
 /* Frees the handle (closes fds); accepts NULL, returns NULL. Does not remove the group. */
 struct cg_group *cg_group_free(struct cg_group *g);
 /* Relative name of the group ("NAME"), borrowed. */

@@ -35,7 +35,8 @@ struct cg_manager {
 struct cg_group {
     struct cg_manager *m;
     char *name;
-    int v1_dir[CG_V1_HIER_MAX]; /* group dir in each v1 hierarchy, -1 if none */
+    int v1_dir[CG_V1_HIER_MAX]; /* group dir in each v1 hierarchy, -1 if none (or rested) */
+    unsigned v1_rested;         /* cg_group_rest closed these (bit = index into m->v1[]) */
     int v2_dir;                 /* group dir in v2, -1 if none */
     int v2_events_fd;           /* cgroup.events, lazily opened */
     int oom_efd;                /* v1 eventfd for memory OOM notifications */

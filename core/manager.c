@@ -1437,8 +1437,10 @@ static void adopt_all(struct mgr *m)
         sv_init(&u->sv, intent_get(m, u->name));
         u->sv.restarts = restarts;
         if (r >= 0) {
-            if (!c->cg && m->cgm && cg_open(m->cgm, names[i], &c->cg, NULL) >= 0)
+            if (!c->cg && m->cgm && cg_open(m->cgm, names[i], &c->cg, NULL) >= 0) {
                 c->cgm = m->cgm;
+                cg_group_rest(c->cg);
+            }
             u->c = c;
             u->sv.state = SV_RUNNING;
             u->sv.started_ms = now_ms();

@@ -978,6 +978,7 @@ int rt_start_finish(struct rt_starting *p, struct rt_container **ret, struct err
     p->proc = (struct spawn_proc){.pidfd = -1, .sync_fd = -1}; /* the container's now */
     rc->start_time = p->st.start_time;
     rc->cg = TAKE_PTR(p->c.cg);
+    cg_group_rest(rc->cg); /* the child is in its groups: no more fds for later forks to copy */
     rc->cgm = p->cgm;
     rc->keep_upper = p->keep_upper;
     memcpy(rc->ns_ino, p->st.ns_ino, sizeof(rc->ns_ino));

@@ -1,5 +1,6 @@
 /* Unit tests for core/cgroup*.c: pure conversions and parsers, device rules and the generated
  * BPF program (run through a tiny interpreter), and both backends against fake directories. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -312,6 +313,17 @@ static void fill_resources(struct resources *r)
     r->io_weight = UNIT_UNSET;
 }
 
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    for (struct dirent *de; d && (de = readdir(d));)
+        n += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
 static int test_v1_fake(void)
 {
     const char *roots[_CG_CTRL_MAX];
@@ -359,6 +371,16 @@ static int test_v1_fake(void)
     CHECK_STR(slurp(GDIR(CG_FREEZER), "cgroup.procs"), "4242");
     CHECK_STR(slurp(GDIR(CG_MEMORY), "cgroup.procs"), "4242");
 
+    /* a rested group holds no v1 directory fds; each operation reopens them for itself */
+    int fds_awake = open_fds();
+    cg_group_rest(g);
+    CHECK_INT(open_fds(), fds_awake - (int)m->n_v1);
+    for (size_t i = 0; i < m->n_v1; i++)
+        CHECK_INT(g->v1_dir[i], -1);
+    CHECK_INT(cg_attach(g, 4343, &e), 0);
+    CHECK_STR(slurp(GDIR(CG_PIDS), "cgroup.procs"), "4343");
+    CHECK_INT(open_fds(), fds_awake - (int)m->n_v1);
+
     /* live update touches only what is set */
     struct resources u;
     fill_resources(&u);
@@ -381,6 +403,7 @@ static int test_v1_fake(void)
     CHECK_INT(s.cpu_usage_ns, 999);
     CHECK_INT(s.pids_current, 7);
     CHECK(s.mem_peak == UINT64_MAX); /* empty file: unknown */
+    CHECK_INT(open_fds(), fds_awake - (int)m->n_v1); /* update and stats rested it again */
     CHECK_INT(cg_destroy(g, &e), 0);
     struct stat st;
     CHECK(stat(GDIR(CG_MEMORY), &st) < 0 && errno == ENOENT);
