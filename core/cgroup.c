@@ -1011,10 +1011,12 @@ static bool group_wake(const struct cg_group *cg)
     if (!g->v1_rested)
         return false;
     _cleanup_free_ char *rel = strdup_printf("%s/%s", g->m->parent_v1, g->name);
-    for (size_t i = 0; rel && i < g->m->n_v1; i++)
+    if (!rel)
+        return false; /* still rested: the next operation tries again */
+    for (size_t i = 0; i < g->m->n_v1; i++)
         if (g->v1_rested & (1u << i))
-            g->v1_dir[i] = openat(g->m->v1[i].fd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-                                                                 O_CLOEXEC);
+            g->v1_dir[i] = openat(g->m->v1[i].fd, rel,
+                                  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     g->v1_rested = 0;
     return true;
 }
