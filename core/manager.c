@@ -37,6 +37,7 @@
 #include "runtime.h"
 #include "sec.h"
 #include "secfilter.h"
+#include "sys.h"
 #include "unit_parse.h"
 #include "util.h"
 
@@ -433,6 +434,7 @@ static int spawn_begin_unit(struct unit_rt *u, struct rt_starting **ret, struct 
             .image_user = img->user,
             .cgm = m->cgm,
             .net = m->net_ok ? &m->net : NULL,
+            .spare_netns = &m->spare_netns,
     };
     struct rt_bind binds[1];
     _cleanup_free_ char *notify = health_notify_path(u);
@@ -522,6 +524,31 @@ static void spawn_failed(struct unit_rt *u, struct err *e)
  * grace period), then each is waited for. Starts queued by what these cause (dependents now
  * ready, restarts) are flushed too. */
 #define SPAWN_BATCH 32
+
+/* A container of its own network namespace (not in a user namespace of its own) can be born
+ * in one made in advance: rt_spec.spare_netns. */
+static bool unit_wants_spare_netns(const struct unit *un)
+{
+    return (un->ns[NS_NET].mode == NS_PRIVATE || un->ns[NS_NET].mode == NS_NONE) &&
+           un->ns[NS_USER].mode != NS_PRIVATE;
+}
+
+/* The next such start, typically a crash's replacement, then skips the netns creation in its
+ * clone (~0.5 ms of its critical path); the spare is made here, after a batch, once units
+ * that take one exist, and kept until used. */
+static void spare_netns_make(struct mgr *m)
+{
+    if (m->spare_netns >= 0 || m->spare_netns == -2)
+        return;
+    int fd = sys_netns_new();
+    if (fd < 0) {
+        log_debug("no spare network namespace: %s", strerror(-fd));
+        m->spare_netns = -2; /* not here (no CAP_SYS_ADMIN?): never again */
+        return;
+    }
+    m->spare_netns = fd;
+}
+
 static void flush_spawns(struct mgr *m)
 {
     while (m->spawns_queued) {
@@ -544,8 +571,10 @@ static void flush_spawns(struct mgr *m)
         }
         uint64_t t0 = now_us();
         size_t k = 0;
+        bool spare_used = false;
         for (size_t i = 0; i < n; i++) {
             struct err e = {0};
+            spare_used = spare_used || (b[i].u->unit && unit_wants_spare_netns(b[i].u->unit));
             if (spawn_begin_unit(b[i].u, &b[i].p, &e) < 0)
                 spawn_failed(b[i].u, &e);
             else
@@ -573,6 +602,8 @@ static void flush_spawns(struct mgr *m)
         log_debug("started %zu containers: begin %llu us, place %llu us, finish %llu us", k,
                 (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
                 (unsigned long long)(now_us() - t2));
+        if (spare_used)
+            spare_netns_make(m);
     }
 }
 
@@ -1739,7 +1770,7 @@ static int setup(struct mgr *m)
 
 enum mgr_exit manager_run(const struct mgr_opts *o)
 {
-    struct mgr mgr = {.o = *o, .sig_fd = -1, .ino_fd = -1, .sock_fd = -1, .lock_fd = -1,
+    struct mgr mgr = {.o = *o, .spare_netns = -1, .sig_fd = -1, .ino_fd = -1, .sock_fd = -1, .lock_fd = -1,
             .units_is_source = true};
     struct mgr *m = &mgr;
     m->exit = MGR_EXIT_ERROR;
@@ -1820,6 +1851,8 @@ out:
     if (m->net_ok)
         net_close(&m->net);
     cg_manager_free(m->cgm);
+    if (m->spare_netns >= 0)
+        close(m->spare_netns);
     holder_free(m->holder);
     if (m->sig_fd >= 0)
         close(m->sig_fd);

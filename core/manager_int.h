@@ -93,6 +93,7 @@ struct mgr {
     bool units_is_source; /* the last apply came from the units dir: inotify re-applies */
     bool fresh_run;       /* RUN had no records at start: a boot, not a daemon restart */
     bool spawns_queued;   /* some unit has spawn_queued */
+    int spare_netns;      /* a fresh network namespace for the next start, or -1 (flush_spawns) */
     uint64_t boot_id_hash;
     bool trim_pending;    /* an apply changed things or a big answer was sent: malloc_trim once idle */
 };

@@ -670,6 +670,7 @@ struct rt_starting {
     struct cg_manager *cgm;
     bool keep_upper;
     int pidns_fd;
+    int netns_fd; /* the spare network namespace the child is born in, or -1 */
     struct rt_bind *binds;
     char *hosts, *resolv;
     char idmap_dir[PATH_MAX]; /* user: private: idmapped layers, until the child mounted them */
@@ -695,6 +696,8 @@ static void starting_free(struct rt_starting *p, bool undo)
         (void)remove_state_dir(p->run_dir, p->c.u->name);
     if (p->pidns_fd >= 0)
         close(p->pidns_fd);
+    if (p->netns_fd >= 0)
+        close(p->netns_fd);
     free(p->binds);
     free(p->hosts);
     free(p->resolv);
@@ -748,7 +751,7 @@ int rt_start_begin(const struct rt_spec *s, struct rt_starting **ret, struct err
     if (!p)
         return err_set(err, ENOMEM, "unit '%s'", u->name);
     p->c = (struct child_ctx){.spec = s, .u = u};
-    p->pidns_fd = -1;
+    p->pidns_fd = p->netns_fd = -1;
     p->proc = (struct spawn_proc){.pidfd = -1, .sync_fd = -1};
     p->cgm = s->cgm;
     p->keep_upper = s->keep_upper;
@@ -849,6 +852,12 @@ int rt_start_begin(const struct rt_spec *s, struct rt_starting **ret, struct err
         case NS_NONE:
             if (t == NS_CGROUP)
                 c->new_cgroupns = true; /* after the parent placed us in our group */
+            else if (t == NS_NET && s->spare_netns && *s->spare_netns >= 0 &&
+                     u->ns[NS_USER].mode != NS_PRIVATE)
+            {
+                p->netns_fd = TAKE_FD(*s->spare_netns); /* owned by the host's user ns */
+                log_debug("unit '%s': born in the spare network namespace", u->name);
+            }
             else
                 flags |= (uint64_t)ns_clone_flag[t];
             break;
@@ -913,6 +922,7 @@ int rt_start_begin(const struct rt_spec *s, struct rt_starting **ret, struct err
             .name = u->name,
             .clone_flags = flags,
             .pidns_fd = p->pidns_fd,
+            .netns_fd = p->netns_fd,
             .cgroup_fd = c->cg ? cg_clone_fd(c->cg) : -1,
             .parent_fn = parent_main,
             .parent_late_fn = parent_late,
@@ -1258,6 +1268,7 @@ int rt_exec(struct rt_container *rc, const struct unit *u, char *const *argv, ch
     struct spawn_args sa = {
             .name = rc->name,
             .pidns_fd = pidns_fd,
+            .netns_fd = -1,
             .cgroup_fd = c.cg ? cg_clone_fd(c.cg) : -1,
             .parent_late_fn = exec_parent,
             .child_fn = child_main,

@@ -58,6 +58,11 @@ struct rt_spec {
      * (leases, veths, lo, hosts files) and /etc/hosts + /etc/resolv.conf are bound from
      * net_bind_files(). NULL: the child only brings lo up in a new net namespace. */
     struct net_ctx *net;
+    /* NULL, or a fresh network namespace made in advance (the supervisor's spare, see
+     * sys_netns_new): a container that wants a new one of its own (not in a new user
+     * namespace) is born in it rather than creating one at clone, ~0.5 ms less. When used,
+     * rt_start_begin() takes it: *spare_netns becomes -1. */
+    int *spare_netns;
 
     /* Extra parent-side hook, run after clone, cgroup placement, uid/gid maps and net_setup,
      * before the child continues. A failure aborts the start. NULL = none. */

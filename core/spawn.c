@@ -3,7 +3,9 @@
  * ORDER of steps (parent | child):
  *   1. parent: socketpair (SOCK_SEQPACKET, CLOEXEC) for the handshake
  *   2. parent: setns into a joined pid namespace (pid_for_children only), to be undone after
- *      the clone (NS_CONTAINER pid: the child is born inside it)
+ *      the clone (NS_CONTAINER pid: the child is born inside it); likewise into a network
+ *      namespace made in advance (the supervisor's spare, which saves the clone the ~0.5 ms
+ *      a new one costs), the daemon's only moment outside its own: nothing but the clone
  *   3. parent: clone3(CLONE_NEW* | CLONE_PIDFD [| CLONE_INTO_CGROUP]), fallback clone()
  *   4. child: blocks reading the go byte (EOF = parent gone or aborting: _exit quietly)
  *   5. parent: parent_fn: uid/gid maps (security: userns_write_maps), network wiring (net:
@@ -170,6 +172,16 @@ int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *er
             return err_set(err, -r, "unit '%s': join pid namespace", a->name);
     }
 
+    _cleanup_close_ int own_netns = -1;
+    if (a->netns_fd >= 0) {
+        own_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (own_netns < 0)
+            return err_set(err, errno, "unit '%s': open own network namespace", a->name);
+        int r = sys_setns(a->netns_fd, CLONE_NEWNET);
+        if (r < 0)
+            return err_set(err, -r, "unit '%s': enter its network namespace", a->name);
+    }
+
     int pidfd = -1, into = 0;
     pid_t pid = spawn_clone(a->clone_flags, a->cgroup_fd, &pidfd, &into);
     if (pid == 0) {
@@ -193,6 +205,13 @@ int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *er
             err_setx(&e, EPROTO, "container setup returned without exec");
         (void)!write(child_fd, &e, sizeof(e));
         _exit(127);
+    }
+    if (own_netns >= 0 && sys_setns(own_netns, CLONE_NEWNET) < 0) {
+        /* Cannot happen with the capability that let us leave; carrying on would make every
+         * later socket of the daemon the container's. */
+        static const char msg[] = "mgr: cannot return to own network namespace\n";
+        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        abort();
     }
     if (own_pidns >= 0) {
         int r = sys_setns(own_pidns, CLONE_NEWPID);

@@ -14,6 +14,8 @@ struct spawn_args {
     const char *name;     /* unit name, for messages */
     uint64_t clone_flags; /* CLONE_NEW* to create at clone time */
     int pidns_fd;         /* -1, or a pid namespace to create the child in (parent setns) */
+    int netns_fd;         /* -1, or a fresh network namespace for the child (parent setns
+                             around the clone; CLONE_NEWNET must not be in clone_flags) */
     int cgroup_fd;        /* -1, or a v2 group dir fd for CLONE_INTO_CGROUP */
     /* Parent, after clone, before the child may start its setup (uid/gid maps, network
      * wiring whose files the child bind-mounts). into_cgroup: CLONE_INTO_CGROUP was used.

@@ -2,7 +2,9 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 
@@ -117,4 +119,25 @@ int sys_setns(int fd, int nstype)
 int sys_bpf(int cmd, union bpf_attr *attr, unsigned int size)
 {
     return (int)RETRY(syscall(SYS_bpf, cmd, attr, size));
+}
+
+int sys_netns_new(void)
+{
+    int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own < 0)
+        return -errno;
+    if (unshare(CLONE_NEWNET) < 0) {
+        int e = -errno;
+        close(own);
+        return e;
+    }
+    int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int e = fd < 0 ? -errno : 0;
+    if (sys_setns(own, CLONE_NEWNET) < 0) {
+        static const char msg[] = "mgr: cannot return to own network namespace\n";
+        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        abort();
+    }
+    close(own);
+    return fd < 0 ? e : fd;
 }

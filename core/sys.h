@@ -33,6 +33,10 @@ int sys_openat2(int dfd, const char *path, struct open_how *how);
 int sys_close_range(unsigned int first, unsigned int last, unsigned int flags);
 /* setns() with a pidfd or ns fd; retried on EINTR. */
 int sys_setns(int fd, int nstype);
+/* A new network namespace as an fd, made by the calling thread, which stays in its own
+ * (unshare, open, setns back); -errno when it cannot unshare. Aborts if it cannot go back,
+ * which the capability that let it leave rules out. */
+int sys_netns_new(void);
 /* bpf(2) (for the cgroup v2 device program): cmd BPF_*, attr of size bytes. */
 union bpf_attr;
 int sys_bpf(int cmd, union bpf_attr *attr, unsigned int size);

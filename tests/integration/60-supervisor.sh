@@ -309,6 +309,57 @@ restart: {policy: \"no\"}"
     assert_eq "$(grep -vc ':/$' <<<"$out")" 0 "exec'd process outside the container's groups: $out"
 }
 
+# Replacements are born in the daemon's spare network namespace (core/manager.c): each must
+# still get a fresh one of its own, wired as before (lo up; eth0 with its address, reaching
+# the bridge), and the daemon must be back in the host's after every clone.
+case_spare_netns() {
+    sv_setup sparens
+    export MGR_DEBUG=1
+    unit "$MGR_UNITS/net.yaml" <<EOT
+kind: network
+name: mgrtsvnet
+bridge: mgrtsvbr0
+subnet: 10.199.8.0/24
+gateway: 10.199.8.1
+EOT
+    u mgrtsv-sa "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+restart: {policy: always, delay: 0}"
+    u mgrtsv-sb "command: [\"/bin/sh\", \"-c\", \"$TERMOK sleep 1000 & wait\"]
+networks: [{name: mgrtsvnet, address: 10.199.8.10}]
+restart: {policy: always, delay: 0}"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-sa || return 1
+    wait_for 5 running mgrtsv-sb || return 1
+    local host n p q i ino other
+    host=$(stat -L -c %i /proc/self/ns/net)
+    for i in 1 2 3; do
+        for n in mgrtsv-sa mgrtsv-sb; do
+            other=mgrtsv-sa; [ $n = mgrtsv-sa ] && other=mgrtsv-sb
+            p=$(pid_of $n)
+            kill -9 "$p"
+            wait_for 5 bash -c "q=\$('$MGR' status --json | jq -r '.[] | select(.name==\"$n\") | .pid'); [ \"\$q\" -gt 0 ] && [ \"\$q\" != $p ]" ||
+                { fail "$n not replaced"; return 1; }
+            wait_for 5 running $n || return 1
+            q=$(pid_of $n)
+            ino=$(stat -L -c %i /proc/$q/ns/net)
+            [ "$ino" != "$host" ] || { fail "$n (pid $q) in the host's network namespace"; return 1; }
+            [ "$ino" != "$(stat -L -c %i /proc/$(pid_of "$other")/ns/net)" ] ||
+                { fail "$n shares $other's network namespace"; return 1; }
+            assert_eq "$(stat -L -c %i /proc/$DPID/ns/net)" "$host" "daemon's network namespace" || return 1
+            nsenter -t "$q" -n ip -o link show lo | grep -q "UP" || { fail "$n: lo not up"; return 1; }
+        done
+        nsenter -t "$(pid_of mgrtsv-sb)" -n ip -o -4 addr show eth0 | grep -q "10.199.8.10/24" ||
+            { fail "mgrtsv-sb: no address on eth0"; return 1; }
+        nsenter -t "$(pid_of mgrtsv-sb)" -n ping -c 1 -W 2 10.199.8.1 >/dev/null ||
+            { fail "mgrtsv-sb cannot reach the bridge"; return 1; }
+    done
+    unset MGR_DEBUG
+    assert_eq "$(field mgrtsv-sa .restarts)" 3 "restarts" || return 1
+    # every replacement but one per batch took the spare, and a new one was made after it
+    [ "$(grep -c "born in the spare network namespace" "$CASE_DIR/daemon.log")" -ge 5 ] ||
+        { fail "spare network namespace not used: $(grep -c spare "$CASE_DIR/daemon.log")"; return 1; }
+}
+
 tcase "3-unit stack in dependency order; no-op apply; replace one; remove" case_stack_order
 tcase "a broken unit changes nothing and every error is printed" case_broken_unit_changes_nothing
 tcase "restart policies: on-failure/always restart after delay, no and exit 0 do not" case_restart_policies
@@ -320,4 +371,5 @@ tcase "resources.memory.max update in place (dry-run names it, same pid)" case_l
 tcase "kill -9 of the daemon: containers adopted, no duplicates, deaths noticed" case_adopt_after_kill9
 tcase "daemon-reexec keeps containers and logs" case_daemon_reexec
 tcase "one apply starts a batch: own cgroups, a failed start holds back none, exec in the cgroup" case_batch_start
+tcase "replacements born in the spare network namespace: fresh each, wired, daemon stays home" case_spare_netns
 finish

@@ -368,7 +368,7 @@ static int test_spawn_not_dumpable(void)
 {
     if (!have_sectest())
         SKIP("sectest helper not built");
-    struct spawn_args a = {.name = "mgrt-dump", .pidns_fd = -1, .cgroup_fd = -1,
+    struct spawn_args a = {.name = "mgrt-dump", .pidns_fd = -1, .netns_fd = -1, .cgroup_fd = -1,
             .child_fn = spawn_child_check};
     struct err e = {0};
     pid_t pid;
