@@ -1051,6 +1051,10 @@ int cg_create(struct cg_manager *m, const char *name, const struct resources *r,
     struct cg_group *old = NULL;
     if (cg_open(m, name, &old, NULL) == 0) {
         int empty = cg_is_empty(old);
+        /* An empty v2 leftover may have been killed with cgroup.kill (cg_reusable): made
+         * anew. v1 has no such file. */
+        if (empty == 1 && old->v2_dir >= 0 && !m->is_fake)
+            (void)cg_destroy(old, NULL);
         cg_group_free(old);
         if (empty == 0) {
             cg_group_free(g);
@@ -1279,6 +1283,20 @@ int cg_event_fd(struct cg_group *g)
         return fd;
     }
     return -1;
+}
+
+bool cg_reusable(const struct cg_group *g)
+{
+    return !g->v2_killed;
+}
+
+void cg_reset_peak(struct cg_group *g)
+{
+    if (g->m->ver[CG_MEMORY] != CG_V1)
+        return;
+    bool woke = group_wake(g);
+    cg_v1_reset_peak(g);
+    group_sleep(g, woke);
 }
 
 int cg_stats_read(const struct cg_group *g, struct cg_stats *ret, struct err *err)

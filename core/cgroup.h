@@ -119,6 +119,14 @@ int cg_stats_read(const struct cg_group *g, struct cg_stats *ret, struct err *er
 /* Removes the group from every hierarchy (it must be empty: kill first). Only ever removes
  * groups below mgr's parent. The group handle stays valid for cg_group_free. */
 int cg_destroy(struct cg_group *g, struct err *err);
+/* Whether an emptied group may take a new container: not after cgroup.kill was written to
+ * it, since kernels (6.18 here) then kill every child born into it with CLONE_INTO_CGROUP
+ * (the group's kill sequence no longer matches the parent's). */
+bool cg_reusable(const struct cg_group *g);
+/* Starts the group's peak memory figure afresh where the kernel can (v1:
+ * memory.max_usage_in_bytes; v2's memory.peak counts from the group's creation), for a group
+ * a new container takes over. Best effort. */
+void cg_reset_peak(struct cg_group *g);
 /* Closes the group's v1 directory fds until its next operation, which reopens them for its
  * own duration (a few openat()s). A daemon holds a group per container, and each start
  * forks it: every fd it holds is copied and closed again, ~8 per group on a v1 host. */

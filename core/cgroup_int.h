@@ -41,6 +41,7 @@ struct cg_group {
     int v2_events_fd;           /* cgroup.events, lazily opened */
     int oom_efd;                /* v1 eventfd for memory OOM notifications */
     int bpf_prog_fd;            /* v2 device program we attached, -1 if none */
+    bool v2_killed;             /* cgroup.kill was written (see cg_reusable) */
 };
 
 /* Backend operations. Each backend acts only on the controllers assigned to its version
@@ -65,6 +66,7 @@ int cg_v2_kill(struct cg_group *g, struct err *err); /* cgroup.kill; -ENOENT if 
 int cg_v2_populated(const struct cg_group *g);       /* 1/0 or -errno */
 int cg_v2_events_fd(struct cg_group *g);
 int cg_v1_oom_efd(struct cg_group *g);
+void cg_v1_reset_peak(struct cg_group *g);
 /* Reads the pids of a group dir's cgroup.procs; *ret malloc'ed, *ret_n count. */
 int cg_read_pids_at(int dirfd, pid_t **ret, size_t *ret_n);
 /* The dir fd to read cgroup.procs from for v1 (any hierarchy of the group), or -1. */

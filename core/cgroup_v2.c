@@ -263,6 +263,7 @@ int cg_v2_kill(struct cg_group *g, struct err *err)
 {
     if (!cg_file_exists_at(g->v2_dir, "cgroup.kill"))
         return -ENOENT;
+    g->v2_killed = true;
     return cg_write_at(g->v2_dir, "cgroup.kill", "1", err);
 }
 

@@ -67,6 +67,15 @@ static const struct unit *unit_of(const struct unit_rt *u)
     return u->unit ? u->unit : &fallback_unit;
 }
 
+/* The kept group of a dead run goes: the unit does not start again (soon, or with this spec). */
+static void cg_kept_drop(struct unit_rt *u)
+{
+    struct err e = {0};
+    if (cg_destroy(u->kept_cg, &e) < 0)
+        log_warn("unit '%s': remove its cgroup: %s", u->name, e.msg);
+    u->kept_cg = cg_group_free(u->kept_cg);
+}
+
 struct unit_rt *mgr_find(struct mgr *m, const char *name)
 {
     for (struct unit_rt *u = m->units; u; u = u->next)
@@ -117,6 +126,8 @@ static void urt_free(struct mgr *m, struct unit_rt *u)
             loop_del(m->loop, u->c->pidfd);
         rt_container_free(u->c);
     }
+    if (u->kept_cg)
+        cg_kept_drop(u);
     for (uint32_t i = 0; i < HIST_MAX; i++)
         free(u->hist[i].tail);
     unit_free(u->unit);
@@ -174,10 +185,12 @@ static void record_write(struct unit_rt *u)
         json_array_append_new(hist, json_pack("{s:I,s:o,s:s?}", "time", (json_int_t)d->when,
                 "exit", exit_json(&d->exit), "tail", d->tail));
     }
-    json_t *j = json_pack("{s:s,s:s,s:s?,s:b,s:I,s:I,s:I,s:o}", "name", u->name, "hash",
-            u->hash, "spec", spec_text, "network", u->is_network, "restarts",
+    json_t *j = json_pack("{s:s,s:s,s:s?,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "name", u->name,
+            "hash", u->hash, "spec", spec_text, "network", u->is_network, "restarts",
             (json_int_t)u->sv.restarts, "started", (json_int_t)u->started_wall, "oom_base",
-            (json_int_t)u->oom_base, "history", hist);
+            (json_int_t)u->oom_base, "cpu_base", (json_int_t)u->cpu_base, "io_read_base",
+            (json_int_t)u->io_read_base, "io_write_base", (json_int_t)u->io_write_base,
+            "history", hist);
     if (!j)
         return;
     /* A unit that is down on purpose stays down across a daemon restart or re-exec. */
@@ -208,11 +221,12 @@ static void record_load(struct unit_rt *u)
     if (!j)
         return;
     const char *hash = NULL, *spec = NULL, *health = NULL;
-    json_int_t restarts = 0, started = 0, oom_base = 0;
+    json_int_t restarts = 0, started = 0, oom_base = 0, cpu_base = 0, io_rb = 0, io_wb = 0;
     json_t *hist = NULL;
-    json_unpack(j, "{s?s,s?s,s?I,s?I,s?I,s?o,s?s}", "hash", &hash, "spec", &spec, "restarts",
-            &restarts, "started", &started, "oom_base", &oom_base, "history", &hist, "health",
-            &health);
+    json_unpack(j, "{s?s,s?s,s?I,s?I,s?I,s?I,s?I,s?I,s?o,s?s}", "hash", &hash, "spec", &spec,
+            "restarts", &restarts, "started", &started, "oom_base", &oom_base, "cpu_base",
+            &cpu_base, "io_read_base", &io_rb, "io_write_base", &io_wb, "history", &hist,
+            "health", &health);
     for (enum sv_health h = HEALTH_STATE_NONE; health && h <= HEALTH_STATE_UNHEALTHY; h++)
         if (STREQ(health, sv_health_name(h)))
             u->hc.state = h;
@@ -223,6 +237,9 @@ static void record_load(struct unit_rt *u)
     u->sv.restarts = (uint32_t)restarts;
     u->started_wall = (uint64_t)started;
     u->oom_base = (uint64_t)oom_base;
+    u->cpu_base = (uint64_t)cpu_base;
+    u->io_read_base = (uint64_t)io_rb;
+    u->io_write_base = (uint64_t)io_wb;
     u->ours = true;
     size_t i;
     json_t *d;
@@ -281,9 +298,12 @@ void mgr_emit(struct mgr *m, struct unit_rt *u, const char *what, const char *de
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    json_t *ev = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s?}", "time",
-            (json_int_t)now_realtime_ms(), "time_us",
-            (json_int_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, "unit", u->name, "event", what, "state",
+    int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    /* A death is dated when the daemon saw it, before the teardown that precedes the event. */
+    if (u->death_us && STREQ(what, "exited"))
+        us = u->death_us;
+    json_t *ev = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s?}", "time", (json_int_t)(us / 1000),
+            "time_us", (json_int_t)us, "unit", u->name, "event", what, "state",
             u->is_network ? (u->net_up ? "up" : "down") : sv_state_name(u->sv.state),
             "health", sv_health_name(u->hc.state), "detail", detail);
     if (ev) {
@@ -466,7 +486,15 @@ static int spawn_begin_unit(struct unit_rt *u, struct rt_starting **ret, struct 
         return strstr(e->msg, u->name) ? r : err_wrap(e, "unit '%s'", u->name);
     }
     spec.sec = sec;
+    /* The previous run's emptied group is taken over by cg_create when it was configured for
+     * this very spec; a group configured otherwise goes first. */
+    if (u->kept_cg && !STREQ(u->cg_kept_hash, u->hash))
+        cg_kept_drop(u);
+    u->cg_reused = u->kept_cg != NULL;
+    spec.reuse_cg = &u->kept_cg;
     r = rt_start_begin(&spec, ret, e);
+    if (u->kept_cg) /* not taken: the start failed before */
+        cg_kept_drop(u);
     sec_plan_free(sec); /* the child has its copy */
     /* The child has its own copies of the write ends now. */
     close(w[0]);
@@ -490,6 +518,11 @@ static void spawn_done(struct unit_rt *u, struct rt_container *c)
     struct cg_stats st;
     if (c->cg && cg_stats_read(c->cg, &st, NULL) >= 0 && st.oom_kills != UINT64_MAX)
         u->oom_base = st.oom_kills;
+    /* A taken-over group counts on from the previous run: status shows this run's part. */
+    const struct cg_stats *k = &u->kept_acct;
+    u->cpu_base = u->cg_reused && k->cpu_usage_ns != UINT64_MAX ? k->cpu_usage_ns : 0;
+    u->io_read_base = u->cg_reused && k->io_read_bytes != UINT64_MAX ? k->io_read_bytes : 0;
+    u->io_write_base = u->cg_reused && k->io_write_bytes != UINT64_MAX ? k->io_write_bytes : 0;
     int r = loop_add(m->loop, c->pidfd, EPOLLIN, on_pidfd, u);
     if (r < 0)
         log_warn("unit '%s': watch pidfd: %s", u->name, strerror(-r));
@@ -637,6 +670,7 @@ static void reap(struct unit_rt *u, struct sv_exit *ex)
         ex->unknown = true; /* adopted: not our child, the status went to init */
     }
     struct cg_stats st;
+    memset(&st, 0xff, sizeof(st)); /* unknown */
     if (c->cg && cg_stats_read(c->cg, &st, NULL) >= 0 && st.oom_kills != UINT64_MAX &&
             st.oom_kills > u->oom_base)
         ex->oom = true;
@@ -646,8 +680,16 @@ static void reap(struct unit_rt *u, struct sv_exit *ex)
     sv_hc_stop(&u->hc);
     logs_close(u);
     struct err e = {0};
-    if (rt_destroy(c, &e) < 0)
+    /* The group stays until the state machine has decided (drive(): kept only for a start
+     * that follows); the next run then skips creating one and this one's removal. */
+    if (u->kept_cg)
+        cg_kept_drop(u);
+    if (rt_destroy_keep_cgroup(c, &u->kept_cg, &e) < 0)
         log_warn("unit '%s': teardown: %s", u->name, e.msg);
+    if (u->kept_cg) {
+        snprintf(u->cg_kept_hash, sizeof(u->cg_kept_hash), "%s", u->hash);
+        u->kept_acct = st;
+    }
     u->c = rt_container_free(c);
 }
 
@@ -655,8 +697,10 @@ static void on_pidfd(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct unit_rt *u = data;
     struct sv_exit ex;
-    struct timespec t0, t1;
+    struct timespec t0, t1, rt;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    u->death_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
     reap(u, &ex);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     log_debug("unit '%s': reaped and torn down in %ld us", u->name,
@@ -676,6 +720,7 @@ static void on_pidfd(struct loop *l, int fd, uint32_t events, void *data)
     if (!expected)
         record_death(u, &ex);
     drive(u, EV_EXITED, &ex);
+    u->death_us = 0;
 }
 
 static void do_kill(struct unit_rt *u, int sig)
@@ -696,6 +741,8 @@ static void do_kill(struct unit_rt *u, int sig)
 static void finish_remove(struct unit_rt *u)
 {
     struct mgr *m = u->m;
+    if (u->kept_cg) /* a replacement gets a group of its own spec, a removed unit none */
+        cg_kept_drop(u);
     if (u->next_unit) {
         /* Replace: the new spec starts with a clean slate (a changed unit clears a user stop
          * and a failed state). */
@@ -737,6 +784,8 @@ static void drive(struct unit_rt *u, enum sv_event ev, const struct sv_exit *ex)
     if (ex)
         in.exit = *ex;
     struct sv_output o = sv_step(&u->sv, unit_of(u), &in);
+    if (u->kept_cg && u->sv.state != SV_BACKOFF && u->sv.state != SV_STARTING)
+        cg_kept_drop(u);
     /* Announce the transition before its effects, which may cause further transitions. */
     if (u->sv.state != before)
         mgr_emit(m, u, sv_event_name(ev), NULL);
@@ -1249,6 +1298,15 @@ static json_t *unit_status(struct mgr *m, struct unit_rt *u, bool detail)
     if (u->c && u->c->cg && cg_stats_read(u->c->cg, &st, NULL) >= 0) {
         if (st.mem_current != UINT64_MAX)
             json_object_set_new(o, "memory", json_integer((json_int_t)st.mem_current));
+        /* this run's share of counters a taken-over group carries on (u->cpu_base) */
+        if (st.cpu_usage_ns != UINT64_MAX)
+            st.cpu_usage_ns -= st.cpu_usage_ns >= u->cpu_base ? u->cpu_base : st.cpu_usage_ns;
+        if (st.io_read_bytes != UINT64_MAX)
+            st.io_read_bytes -= st.io_read_bytes >= u->io_read_base ? u->io_read_base : st.io_read_bytes;
+        if (st.io_write_bytes != UINT64_MAX)
+            st.io_write_bytes -= st.io_write_bytes >= u->io_write_base ? u->io_write_base : st.io_write_bytes;
+        if (st.oom_kills != UINT64_MAX)
+            st.oom_kills -= st.oom_kills >= u->oom_base ? u->oom_base : st.oom_kills;
         if (st.cpu_usage_ns != UINT64_MAX)
             json_object_set_new(o, "cpu_ns", json_integer((json_int_t)st.cpu_usage_ns));
         /* the rest of the cgroup accounting (core/cgroup.h); UINT64_MAX = host cannot tell */

@@ -51,6 +51,15 @@ struct unit_rt {
     struct rt_container *c;
     uint64_t started_wall;  /* wall ms of the current run's start */
     uint64_t oom_base;      /* oom_kills of the cgroup at start */
+    int64_t death_us;       /* wall µs the daemon saw the death being handled (its event's time) */
+    uint64_t cpu_base, io_read_base, io_write_base; /* its counters at start (status shows the
+                                                       run's own: a group may be reused) */
+    /* Automatic restarts keep the container's emptied cgroup for the next run (reap(),
+     * rt_destroy_keep_cgroup): it stays while the unit is about to start again, of this spec. */
+    struct cg_group *kept_cg;
+    bool cg_reused;           /* the current run took over the previous run's group */
+    char cg_kept_hash[65];    /* the spec the kept group was configured for */
+    struct cg_stats kept_acct; /* the kept group's counters when its run died */
     struct loop_timer *timer;
     struct loop_timer *hc_timer;
     int hc_fd;              /* probe socket or exec pidfd in flight, -1 = none */

@@ -838,8 +838,11 @@ int rt_start_begin(const struct rt_spec *s, struct rt_starting **ret, struct err
     if (c->prepare_sec)
         secfilter_set_cache_dir(s->run_dir); /* compiled default seccomp filter cache */
 
-    /* cgroup (cgroup module): created with every limit before the process exists. */
-    if (s->cgm) {
+    /* cgroup (cgroup module): created with every limit before the process exists, or the
+     * previous run's, configured so already. */
+    if (s->cgm && s->reuse_cg && *s->reuse_cg) {
+        c->cg = TAKE_PTR(*s->reuse_cg);
+    } else if (s->cgm) {
         r = cg_create(s->cgm, u->name, &u->res, &c->cg, err);
         if (r < 0)
             goto fail_wrap;
@@ -1039,9 +1042,23 @@ int rt_wait(struct rt_container *c, bool nohang, int *ret_status, struct err *er
     return 1;
 }
 
+static int destroy(struct rt_container *c, struct cg_group **ret_kept, struct err *err);
+
 int rt_destroy(struct rt_container *c, struct err *err)
 {
+    return destroy(c, NULL, err);
+}
+
+int rt_destroy_keep_cgroup(struct rt_container *c, struct cg_group **ret_cg, struct err *err)
+{
+    return destroy(c, ret_cg, err);
+}
+
+static int destroy(struct rt_container *c, struct cg_group **ret_kept, struct err *err)
+{
     int r = 0;
+    if (ret_kept)
+        *ret_kept = NULL;
     if (!c->exited && c->pidfd >= 0) {
         /* The whole pid namespace dies with its init. */
         (void)sys_pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
@@ -1055,8 +1072,24 @@ int rt_destroy(struct rt_container *c, struct err *err)
             (void)poll(&pfd, 1, 5000);
         }
     }
-    /* cgroup: whatever is left in it is killed, then the group goes. */
-    if (c->cg) {
+    /* cgroup: whatever is left in it is killed, then the group goes, or stays empty for the
+     * next start when asked (a dead init took its pid namespace along: nothing to kill). */
+    bool kept = false;
+    if (c->cg && ret_kept && cg_reusable(c->cg)) {
+        int empty = cg_is_empty(c->cg);
+        if (empty == 0) {
+            (void)cg_kill(c->cg, SIGKILL, NULL);
+            empty = cg_is_empty(c->cg);
+        }
+        if (empty == 1 && cg_reusable(c->cg)) {
+            cg_reset_peak(c->cg);
+            *ret_kept = TAKE_PTR(c->cg);
+            kept = true;
+        }
+    }
+    if (kept) {
+        /* the caller's now */
+    } else if (c->cg) {
         (void)cg_kill(c->cg, SIGKILL, NULL);
         int k = cg_destroy(c->cg, err);
         for (int i = 0; k == -EBUSY && i < 100; i++) {

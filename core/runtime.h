@@ -63,6 +63,10 @@ struct rt_spec {
      * namespace) is born in it rather than creating one at clone, ~0.5 ms less. When used,
      * rt_start_begin() takes it: *spare_netns becomes -1. */
     int *spare_netns;
+    /* NULL, or the cgroup of this unit's previous run, emptied by rt_destroy_keep_cgroup and
+     * configured for this very spec: used instead of creating one. rt_start_begin() takes it
+     * (*reuse_cg becomes NULL); a failed start removes it. */
+    struct cg_group **reuse_cg;
 
     /* Extra parent-side hook, run after clone, cgroup placement, uid/gid maps and net_setup,
      * before the child continues. A failure aborts the start. NULL = none. */
@@ -125,6 +129,13 @@ int rt_wait(struct rt_container *c, bool nohang, int *ret_status, struct err *er
  * then undoes everything recorded in the state, in reverse: cgroup, network, upper dir
  * (unless kept), state dir. Idempotent. Does not free c. */
 int rt_destroy(struct rt_container *c, struct err *err);
+/* As rt_destroy, but the cgroup, once emptied, is handed to the caller (*ret_cg, NULL when
+ * it went) for the next start of the same spec (rt_spec.reuse_cg). The supervisor keeps it
+ * over an automatic restart, as systemd keeps a service's group: creating a memory cgroup
+ * costs more with every superblock on the host, and removing it starts the kernel's offline
+ * work. Its peak memory figure is reset; a group that cannot be emptied, or that was killed
+ * with cgroup.kill (cg_reusable), is removed as by rt_destroy. */
+int rt_destroy_keep_cgroup(struct rt_container *c, struct cg_group **ret_cg, struct err *err);
 
 /* Frees c (memory, pidfd); accepts NULL, returns NULL. */
 struct rt_container *rt_container_free(struct rt_container *c);

@@ -360,6 +360,45 @@ restart: {policy: always, delay: 0}"
         { fail "spare network namespace not used: $(grep -c spare "$CASE_DIR/daemon.log")"; return 1; }
 }
 
+# An automatic restart keeps the container's emptied cgroup (core/manager.c, as systemd keeps a
+# service's): the same group directories, status counting this run's CPU only; a stop removes
+# it; after `mgr kill` (cgroup.kill where there is a v2 group, after which the kernel kills
+# whatever is cloned into that group) the next run gets a new group and starts.
+case_restart_keeps_cgroup() {
+    sv_setup keepcg
+    u mgrtsv-kc "command: [\"/bin/sh\", \"-c\", \"$TERMOK i=0; while [ \$i -lt 300000 ]; do i=\$((i+1)); done; touch /tmp/burnt; sleep 1000 & wait\"]
+restart: {policy: always, delay: 0}"
+    start_daemon || return 1
+    wait_for 5 running mgrtsv-kc || return 1
+    local g=/sys/fs/cgroup/memory/mgr/mgrtsv-kc c=/sys/fs/cgroup/cpuacct/mgr/mgrtsv-kc
+    [ -d "$g" ] || { skip "no v1 memory hierarchy here"; return 0; }
+    wait_for 20 "$MGR" exec mgrtsv-kc -- /bin/test -e /tmp/burnt || return 1
+    local ino p q raw st
+    ino=$(stat -c %i "$g")
+    p=$(pid_of mgrtsv-kc)
+    kill -9 "$p"
+    wait_for 5 bash -c "q=\$('$MGR' status mgrtsv-kc --json | jq -r .pid); [ \"\$q\" -gt 0 ] && [ \"\$q\" != $p ]" || return 1
+    q=$(pid_of mgrtsv-kc)
+    assert_eq "$(stat -c %i "$g")" "$ino" "memory group kept over the restart" || return 1
+    grep -qx "$q" "$g/cgroup.procs" || { fail "new init $q not in the kept group"; return 1; }
+    wait_for 20 "$MGR" exec mgrtsv-kc -- /bin/test -e /tmp/burnt || return 1
+    raw=$(cat "$c/cpuacct.usage" 2>/dev/null || cat /sys/fs/cgroup/cpu,cpuacct/mgr/mgrtsv-kc/cpuacct.usage)
+    st=$(field mgrtsv-kc .cpu_ns)
+    [ "$st" -gt 0 ] && [ "$st" -lt "$raw" ] && [ $((raw - st)) -gt 50000000 ] ||
+        { fail "status cpu_ns $st should be this run's part of the group's $raw"; return 1; }
+    "$MGR" stop mgrtsv-kc >/dev/null || return 1
+    wait_for 5 state_is mgrtsv-kc stopped || return 1
+    wait_for 3 bash -c "[ ! -d $g ]" || { fail "group left after stop"; return 1; }
+    "$MGR" start mgrtsv-kc >/dev/null || return 1
+    wait_for 5 running mgrtsv-kc || return 1
+    p=$(pid_of mgrtsv-kc)
+    "$MGR" kill -s KILL mgrtsv-kc || return 1
+    wait_for 5 bash -c "q=\$('$MGR' status mgrtsv-kc --json | jq -r .pid); [ \"\$q\" -gt 0 ] && [ \"\$q\" != $p ]" || return 1
+    wait_for 5 running mgrtsv-kc || return 1
+    assert_eq "$(field mgrtsv-kc .last_exit.reason)" "killed by SIGKILL" "after mgr kill" || return 1
+    assert_eq "$(field mgrtsv-kc .restarts)" 2 "restarts (no failed start)"
+}
+
 tcase "3-unit stack in dependency order; no-op apply; replace one; remove" case_stack_order
 tcase "a broken unit changes nothing and every error is printed" case_broken_unit_changes_nothing
 tcase "restart policies: on-failure/always restart after delay, no and exit 0 do not" case_restart_policies
@@ -372,4 +411,5 @@ tcase "kill -9 of the daemon: containers adopted, no duplicates, deaths noticed"
 tcase "daemon-reexec keeps containers and logs" case_daemon_reexec
 tcase "one apply starts a batch: own cgroups, a failed start holds back none, exec in the cgroup" case_batch_start
 tcase "replacements born in the spare network namespace: fresh each, wired, daemon stays home" case_spare_netns
+tcase "an automatic restart keeps the emptied cgroup; stop removes it; mgr kill gets a new one" case_restart_keeps_cgroup
 finish

@@ -532,8 +532,11 @@ static int test_v2_fake(void)
     touch(g2, "cgroup.events", "populated 1\nfrozen 1\n");
     CHECK_INT(cg_freeze(g, true, &e), 0);
     CHECK_STR(slurp(g2, "cgroup.freeze"), "1");
+    CHECK(cg_reusable(g));
     CHECK_INT(cg_kill(g, SIGKILL, &e), 0);
     CHECK_STR(slurp(g2, "cgroup.kill"), "1");
+    /* the kernel kills what is cloned into a group after cgroup.kill: never taken over */
+    CHECK(!cg_reusable(g));
 
     touch(g2, "memory.current", "4096\n");
     touch(g2, "memory.peak", "8192\n");
