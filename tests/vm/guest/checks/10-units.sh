@@ -9,12 +9,17 @@ t_units_running() {
     echo "units up at $(cut -d' ' -f1 /proc/uptime)s" >/run/mgrt-units-up
 }
 t_restart_after_crash() {
-    old=$(json_field web pid)
+    old=$(json_field web pid); d=$(cg_dir "$old"); ino=$(stat -c %i "$d")
+    [ -n "$ino" ] || return 1
     kill -KILL "$old" || return 1
     wait_for 20 sh -c "p=\$(mgr status --json web | tr -d '\n ' | sed -n 's/.*\"pid\":\([0-9]*\).*/\1/p'); [ -n \"\$p\" ] && [ \"\$p\" != 0 ] && [ \"\$p\" != $old ]" || {
         mgr status web; return 1; }
     wait_for 10 unit_running web || { mgr status web; return 1; }
     r=$(json_field web restarts); [ "${r:-0}" -ge 1 ] || { echo "restarts=$r"; return 1; }
+    # the replacement was cloned into the kept group (doc/cgroups.md)
+    new=$(json_field web pid)
+    [ "$(cg_dir "$new")" = "$d" ] && [ "$(stat -c %i "$d")" = "$ino" ] ||
+        { echo "web's group after the restart: $(cg_dir "$new") (was $d, inode $ino)"; return 1; }
 }
 t_cgroup_v2_limits() {
     pid=$(json_field db pid); d=$(cg_dir "$pid")
@@ -79,7 +84,8 @@ t_health_restart() {
 # `mgr kill -s KILL` reaches every process of the unit (v2: cgroup.kill), a second process
 # started in its cgroup included; the restart policy brings it back.
 t_kill_group() {
-    old=$(json_field web pid); d=$(cg_dir "$old")
+    old=$(json_field web pid); d=$(cg_dir "$old"); ino=$(stat -c %i "$d")
+    [ -n "$ino" ] || return 1
     sh -c "echo \$\$ > $d/cgroup.procs && exec sleep 1000" &
     extra=$!
     usleep 200000
@@ -90,6 +96,9 @@ t_kill_group() {
     wait $extra 2>/dev/null
     web_back() { p=$(json_field web pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$old" ] && unit_running web; }
     wait_for 20 web_back || { timeout 5 mgr status web; return 1; }
+    # after cgroup.kill the kernel would kill what is cloned into that group: a new one
+    [ "$(stat -c %i "$(cg_dir "$(json_field web pid)")")" != "$ino" ] ||
+        { echo "web restarted in the group cgroup.kill was written to"; return 1; }
 }
 
 # A broken unit file and a unit whose image does not exist, re-applied: reported, and the
