@@ -35,7 +35,10 @@ STATIC_HAVE := $(foreach l,$(STATIC_ORDER),$(if $(wildcard /usr/lib/$(shell $(CC
 # mgr start pays ld.so's loading and relocation. glibc warns at link time about the NSS calls
 # (getaddrinfo, getprotobyname) in libnl functions mgr never calls, and about the dlopen() of
 # libkmod in PID 1 (core/pid1.c): that one needs the host's glibc at run time, as it has.
-STATIC_LIBC ?= $(if $(findstring -fsanitize,$(CFLAGS) $(LDFLAGS)),0,1)
+# Only where every library has its static archive (else the link would fail):
+STATIC_NEED := $(sort $(patsubst -l%,%,$(filter -l%,$(shell pkg-config --static --libs $(PKGS) 2>/dev/null))) stdc++ m)
+STATIC_MISSING := $(strip $(foreach l,$(STATIC_NEED),$(if $(filter lib$(l).a,$(shell $(CC) -print-file-name=lib$(l).a)),$(l))))
+STATIC_LIBC ?= $(if $(or $(findstring -fsanitize,$(CFLAGS) $(LDFLAGS)),$(STATIC_MISSING)),0,1)
 comma := ,
 MGR_LIBS := $(if $(filter 1,$(STATIC_LIBS)),-Wl$(comma)-Bstatic $(addprefix -l,$(STATIC_HAVE)) \
               $(if $(filter 1,$(STATIC_LIBC)),,-Wl$(comma)-Bdynamic) \

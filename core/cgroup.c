@@ -1001,24 +1001,37 @@ void cg_group_rest(struct cg_group *g)
     }
 }
 
-/* Reopens what cg_group_rest closed, for one operation; true when it did, and the caller
- * rests the group again at its end (group_sleep). The fds are a cache of paths the handle
- * names, hence the cast for the operations that take a const group. A hierarchy whose
+/* Reopens what cg_group_rest closed, for one operation: 0, *woke true when it did (the
+ * caller rests the group again at its end, group_sleep), or -errno when a directory cannot
+ * be opened (EMFILE...), the group then still rested. The fds are a cache of paths the
+ * handle names, hence the cast for the operations that take a const group. A hierarchy whose
  * directory went away meanwhile stays -1, as after cg_open. */
-static bool group_wake(const struct cg_group *cg)
+static int group_wake(const struct cg_group *cg, bool *woke)
 {
     struct cg_group *g = (struct cg_group *)cg;
+    *woke = false;
     if (!g->v1_rested)
-        return false;
+        return 0;
     _cleanup_free_ char *rel = strdup_printf("%s/%s", g->m->parent_v1, g->name);
     if (!rel)
-        return false; /* still rested: the next operation tries again */
-    for (size_t i = 0; i < g->m->n_v1; i++)
-        if (g->v1_rested & (1u << i))
-            g->v1_dir[i] = openat(g->m->v1[i].fd, rel,
-                                  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return -ENOMEM;
+    for (size_t i = 0; i < g->m->n_v1; i++) {
+        if (!(g->v1_rested & (1u << i)))
+            continue;
+        g->v1_dir[i] = openat(g->m->v1[i].fd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (g->v1_dir[i] < 0 && errno != ENOENT) {
+            int e = -errno;
+            for (size_t k = 0; k < i; k++)
+                if (g->v1_rested & (1u << k) && g->v1_dir[k] >= 0) {
+                    close(g->v1_dir[k]);
+                    g->v1_dir[k] = -1;
+                }
+            return e;
+        }
+    }
     g->v1_rested = 0;
-    return true;
+    *woke = true;
+    return 0;
 }
 
 static void group_sleep(const struct cg_group *g, bool woke)
@@ -1046,14 +1059,14 @@ int cg_create(struct cg_manager *m, const char *name, const struct resources *r,
     struct cg_group *g = group_new(m, name);
     if (!g)
         return err_set(err, ENOMEM, "cgroup '%s'", name);
-    /* A leftover of the same name is reused only when empty; check before making anything,
-     * so that the undo below never meets a live group. */
+    /* A leftover of the same name is refused when it has processes; check before making
+     * anything, so that the undo below never meets a live group. An empty one is made anew:
+     * its limits are another spec's (keys this one leaves unset keep their values), and a v2
+     * group killed with cgroup.kill kills what is cloned into it (cg_reusable). */
     struct cg_group *old = NULL;
     if (cg_open(m, name, &old, NULL) == 0) {
         int empty = cg_is_empty(old);
-        /* An empty v2 leftover may have been killed with cgroup.kill (cg_reusable): made
-         * anew. v1 has no such file. */
-        if (empty == 1 && old->v2_dir >= 0 && !m->is_fake)
+        if (empty == 1 && !m->is_fake)
             (void)cg_destroy(old, NULL);
         cg_group_free(old);
         if (empty == 0) {
@@ -1128,8 +1141,10 @@ bool cg_needs_attach(const struct cg_group *g)
 
 int cg_attach(struct cg_group *g, pid_t pid, struct err *err)
 {
-    bool woke = group_wake(g);
-    int r = 0;
+    bool woke;
+    int r = group_wake(g, &woke);
+    if (r < 0)
+        return err_set(err, -r, "cgroup '%s': reopen", g->name);
     for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;
@@ -1143,8 +1158,11 @@ int cg_attach(struct cg_group *g, pid_t pid, struct err *err)
 
 int cg_attach_self(struct cg_group *g, struct err *err)
 {
-    bool woke = group_wake(g);
-    int r = cg_v1_attach_self(g, err);
+    bool woke;
+    int r = group_wake(g, &woke);
+    if (r < 0)
+        return err_set(err, -r, "cgroup '%s': reopen", g->name);
+    r = cg_v1_attach_self(g, err);
     group_sleep(g, woke);
     if (r < 0)
         return err_wrap(err, "cgroup '%s': attach", g->name);
@@ -1159,7 +1177,10 @@ int cg_update(struct cg_group *g, const struct resources *r, struct err *err)
     int rc = cg_check_resources(g->m, r, NULL, err);
     if (rc < 0)
         return rc;
-    bool woke = group_wake(g);
+    bool woke;
+    rc = group_wake(g, &woke);
+    if (rc < 0)
+        return err_set(err, -rc, "cgroup '%s': reopen", g->name);
     for (size_t i = 0; rc >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;
@@ -1175,8 +1196,11 @@ int cg_freeze(struct cg_group *g, bool frozen, struct err *err)
 {
     switch (g->m->ver[CG_FREEZER]) {
     case CG_V1: {
-        bool woke = group_wake(g);
-        int r = cg_v1_freeze(g, frozen, err);
+        bool woke;
+        int r = group_wake(g, &woke);
+        if (r < 0)
+            return err_set(err, -r, "cgroup '%s': reopen", g->name);
+        r = cg_v1_freeze(g, frozen, err);
         group_sleep(g, woke);
         return r;
     }
@@ -1215,8 +1239,11 @@ int cg_kill(struct cg_group *g, int sig, struct err *err)
         if (r != -ENOENT)
             return r; /* done, or a real error; ENOENT: kernel < 5.14, iterate */
     }
-    bool woke = group_wake(g);
-    int r = group_kill(g, sig, err);
+    bool woke;
+    int r = group_wake(g, &woke);
+    if (r < 0)
+        return err_set(err, -r, "cgroup '%s': reopen", g->name);
+    r = group_kill(g, sig, err);
     group_sleep(g, woke);
     return r;
 }
@@ -1263,10 +1290,13 @@ int cg_is_empty(const struct cg_group *g)
         int r = cg_v2_populated(g);
         return r < 0 ? r : !r;
     }
-    bool woke = group_wake(g);
+    bool woke;
+    int r = group_wake(g, &woke);
+    if (r < 0)
+        return r;
     int dir = cg_v1_any_dir(g);
     char buf[32];
-    int r = dir < 0 ? -ENOENT : cg_read_at(dir, "cgroup.procs", buf, sizeof(buf));
+    r = dir < 0 ? -ENOENT : cg_read_at(dir, "cgroup.procs", buf, sizeof(buf));
     group_sleep(g, woke);
     return r < 0 ? r : r == 0;
 }
@@ -1277,7 +1307,9 @@ int cg_event_fd(struct cg_group *g)
         return cg_v2_events_fd(g);
     if (g->m->ver[CG_MEMORY] == CG_V1) {
         /* the kernel's registration outlives the directory fd */
-        bool woke = group_wake(g);
+        bool woke;
+        if (group_wake(g, &woke) < 0)
+            return -1;
         int fd = cg_v1_oom_efd(g);
         group_sleep(g, woke);
         return fd;
@@ -1290,11 +1322,30 @@ bool cg_reusable(const struct cg_group *g)
     return !g->v2_killed;
 }
 
+int cg_remove_empty(struct cg_manager *m, const char *name)
+{
+    struct cg_group *g = NULL;
+    int r = cg_open(m, name, &g, NULL);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    r = cg_is_empty(g);
+    if (r == 1)
+        r = cg_destroy(g, NULL);
+    else if (r == 0)
+        r = -EBUSY;
+    cg_group_free(g);
+    return r;
+}
+
 void cg_reset_peak(struct cg_group *g)
 {
     if (g->m->ver[CG_MEMORY] != CG_V1)
         return;
-    bool woke = group_wake(g);
+    bool woke;
+    if (group_wake(g, &woke) < 0)
+        return;
     cg_v1_reset_peak(g);
     group_sleep(g, woke);
 }
@@ -1303,8 +1354,10 @@ int cg_stats_read(const struct cg_group *g, struct cg_stats *ret, struct err *er
 {
     struct cg_stats s;
     memset(&s, 0xff, sizeof(s)); /* UINT64_MAX = unknown */
-    bool woke = group_wake(g);
-    int r = 0;
+    bool woke;
+    int r = group_wake(g, &woke);
+    if (r < 0)
+        return err_set(err, -r, "cgroup '%s': reopen", g->name);
     for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;

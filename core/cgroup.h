@@ -119,6 +119,9 @@ int cg_stats_read(const struct cg_group *g, struct cg_stats *ret, struct err *er
 /* Removes the group from every hierarchy (it must be empty: kill first). Only ever removes
  * groups below mgr's parent. The group handle stays valid for cg_group_free. */
 int cg_destroy(struct cg_group *g, struct err *err);
+/* Removes the group NAME if it exists and is empty (a kept group a crashed daemon left);
+ * 0, -EBUSY when it has processes, or -errno. */
+int cg_remove_empty(struct cg_manager *m, const char *name);
 /* Whether an emptied group may take a new container: not after cgroup.kill was written to
  * it, since kernels (6.18 here) then kill every child born into it with CLONE_INTO_CGROUP
  * (the group's kill sequence no longer matches the parent's). */

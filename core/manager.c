@@ -300,8 +300,10 @@ void mgr_emit(struct mgr *m, struct unit_rt *u, const char *what, const char *de
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     /* A death is dated when the daemon saw it, before the teardown that precedes the event. */
-    if (u->death_us && STREQ(what, "exited"))
+    if (u->death_us && STREQ(what, "exited")) {
         us = u->death_us;
+        u->death_us = 0;
+    }
     json_t *ev = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s?}", "time", (json_int_t)(us / 1000),
             "time_us", (json_int_t)us, "unit", u->name, "event", what, "state",
             u->is_network ? (u->net_up ? "up" : "down") : sv_state_name(u->sv.state),
@@ -514,6 +516,7 @@ static void spawn_done(struct unit_rt *u, struct rt_container *c)
         log_warn("unit '%s': hand output pipes to the holder: %s, ignoring", u->name,
                 strerror(errno));
     u->started_wall = now_realtime_ms();
+    snprintf(u->cg_hash, sizeof(u->cg_hash), "%s", u->hash); /* its group: this spec's */
     u->oom_base = 0;
     struct cg_stats st;
     if (c->cg && cg_stats_read(c->cg, &st, NULL) >= 0 && st.oom_kills != UINT64_MAX)
@@ -684,12 +687,15 @@ static void reap(struct unit_rt *u, struct sv_exit *ex)
      * that follows); the next run then skips creating one and this one's removal. */
     if (u->kept_cg)
         cg_kept_drop(u);
-    if (rt_destroy_keep_cgroup(c, &u->kept_cg, &e) < 0)
+    /* Only a group configured for a spec as a whole is worth keeping: not one updated in
+     * place or adopted (u->cg_hash empty). */
+    if (rt_destroy_keep_cgroup(c, u->cg_hash[0] ? &u->kept_cg : NULL, &e) < 0)
         log_warn("unit '%s': teardown: %s", u->name, e.msg);
     if (u->kept_cg) {
-        snprintf(u->cg_kept_hash, sizeof(u->cg_kept_hash), "%s", u->hash);
+        snprintf(u->cg_kept_hash, sizeof(u->cg_kept_hash), "%s", u->cg_hash);
         u->kept_acct = st;
     }
+    u->cg_hash[0] = '\0';
     u->c = rt_container_free(c);
 }
 
@@ -719,8 +725,7 @@ static void on_pidfd(struct loop *l, int fd, uint32_t events, void *data)
     logs_note(u, "container exited: %s", why);
     if (!expected)
         record_death(u, &ex);
-    drive(u, EV_EXITED, &ex);
-    u->death_us = 0;
+    drive(u, EV_EXITED, &ex); /* u may be freed by now (a removed unit) */
 }
 
 static void do_kill(struct unit_rt *u, int sig)
@@ -759,6 +764,9 @@ static void finish_remove(struct unit_rt *u)
     struct err e = {0};
     if (rt_reclaim(m->o.run, m->o.root, u->name, &e) < 0)
         log_warn("unit '%s': reclaim: %s", u->name, e.msg);
+    /* the empty group of a run that died while a crashed daemon kept it, if any */
+    if (m->cgm && u->ours && !u->is_network)
+        (void)cg_remove_empty(m->cgm, u->name);
     (void)image_release(m->o.root, u->name, NULL);
     /* also without networks: net_setup wrote its hosts files (cheap when it held no lease) */
     if (m->net_ok && u->unit && net_unwire(m->o.root, m->o.run, u->name, &m->desired_set, &e) < 0)
@@ -920,6 +928,9 @@ static void remove_idle_networks(struct mgr *m)
 static void apply_update(struct unit_rt *u, struct unit *nu)
 {
     struct err e = {0};
+    /* A group changed in place is not one any spec created (removed keys keep their old
+     * values, a failure leaves some): the next run gets a new one. */
+    u->cg_hash[0] = '\0';
     if (u->c && u->c->cg && cg_update(u->c->cg, &nu->res, &e) < 0) {
         log_error("unit '%s': update in place: %s", u->name, e.msg);
         free(u->last_error);
@@ -1417,6 +1428,8 @@ void mgr_reexec(struct mgr *m)
      * by number (CLOEXEC cleared) and listed in RUN/reexec.json. */
     json_t *list = json_array();
     for (struct unit_rt *u = m->units; u; u = u->next) {
+        if (u->kept_cg) /* the new daemon would not know it: the next run gets a new one */
+            cg_kept_drop(u);
         if (!u->c)
             continue;
         json_array_append_new(list, json_pack("{s:s,s:i,s:i}", "name", u->name, "out",

@@ -59,6 +59,8 @@ struct unit_rt {
     struct cg_group *kept_cg;
     bool cg_reused;           /* the current run took over the previous run's group */
     char cg_kept_hash[65];    /* the spec the kept group was configured for */
+    char cg_hash[65];         /* the spec the running container's group was made for, "" if
+                                 unknown (adopted) or changed since (an update in place) */
     struct cg_stats kept_acct; /* the kept group's counters when its run died */
     struct loop_timer *timer;
     struct loop_timer *hc_timer;

@@ -136,6 +136,7 @@ int rt_destroy(struct rt_container *c, struct err *err);
  * work. Its peak memory figure is reset; a group that cannot be emptied, or that was killed
  * with cgroup.kill (cg_reusable), is removed as by rt_destroy. */
 int rt_destroy_keep_cgroup(struct rt_container *c, struct cg_group **ret_cg, struct err *err);
+/* (ret_cg NULL: as rt_destroy.) */
 
 /* Frees c (memory, pidfd); accepts NULL, returns NULL. */
 struct rt_container *rt_container_free(struct rt_container *c);

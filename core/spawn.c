@@ -153,6 +153,18 @@ void spawn_abort(struct spawn_proc *p)
     *p = (struct spawn_proc){.pidfd = -1, .sync_fd = -1};
 }
 
+/* Back to the daemon's own network namespace (own: its fd, or -1 when it never left).
+ * Cannot fail with the capability that let it leave; carrying on would make every later
+ * socket of the daemon the container's. */
+static void netns_return(int own)
+{
+    if (own >= 0 && sys_setns(own, CLONE_NEWNET) < 0) {
+        static const char msg[] = "mgr: cannot return to own network namespace\n";
+        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        abort();
+    }
+}
+
 int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *err)
 {
     *p = (struct spawn_proc){.pidfd = -1, .sync_fd = -1};
@@ -162,16 +174,8 @@ int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *er
     _cleanup_close_ int parent_fd = sv[0];
     _cleanup_close_ int child_fd = sv[1];
 
-    _cleanup_close_ int own_pidns = -1;
-    if (a->pidns_fd >= 0) {
-        own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-        if (own_pidns < 0)
-            return err_set(err, errno, "unit '%s': open own pid namespace", a->name);
-        int r = sys_setns(a->pidns_fd, CLONE_NEWPID);
-        if (r < 0)
-            return err_set(err, -r, "unit '%s': join pid namespace", a->name);
-    }
-
+    /* The network namespace first: once in a joined pid namespace, every return must leave it
+     * again, and entering the spare is the step that can fail. */
     _cleanup_close_ int own_netns = -1;
     if (a->netns_fd >= 0) {
         own_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -180,6 +184,19 @@ int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *er
         int r = sys_setns(a->netns_fd, CLONE_NEWNET);
         if (r < 0)
             return err_set(err, -r, "unit '%s': enter its network namespace", a->name);
+    }
+    _cleanup_close_ int own_pidns = -1;
+    if (a->pidns_fd >= 0) {
+        int r;
+        own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own_pidns < 0)
+            r = err_set(err, errno, "unit '%s': open own pid namespace", a->name);
+        else if ((r = sys_setns(a->pidns_fd, CLONE_NEWPID)) < 0)
+            err_set(err, -r, "unit '%s': join pid namespace", a->name);
+        if (r < 0) {
+            netns_return(own_netns);
+            return r;
+        }
     }
 
     int pidfd = -1, into = 0;
@@ -206,13 +223,7 @@ int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *er
         (void)!write(child_fd, &e, sizeof(e));
         _exit(127);
     }
-    if (own_netns >= 0 && sys_setns(own_netns, CLONE_NEWNET) < 0) {
-        /* Cannot happen with the capability that let us leave; carrying on would make every
-         * later socket of the daemon the container's. */
-        static const char msg[] = "mgr: cannot return to own network namespace\n";
-        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        abort();
-    }
+    netns_return(own_netns);
     if (own_pidns >= 0) {
         int r = sys_setns(own_pidns, CLONE_NEWPID);
         if (r < 0 && pid > 0) {

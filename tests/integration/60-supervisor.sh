@@ -207,7 +207,18 @@ resources: {memory: {max: 64M}}"
     assert_eq "$(cat /sys/fs/cgroup/memory$cg/memory.limit_in_bytes)" 67108864 "after dry run" || return 1
     "$MGR" apply "$explicit" >/dev/null || return 1
     assert_eq "$(cat /sys/fs/cgroup/memory$cg/memory.limit_in_bytes)" 134217728 "after apply" || return 1
-    assert_eq "$(pid_of mgrtsv-mem)" "$p" "same pid"
+    assert_eq "$(pid_of mgrtsv-mem)" "$p" "same pid" || return 1
+    # Without the key the running group keeps 128M; its restart (on-failure, the default) must
+    # not: a group updated in place is not kept for the next run.
+    sed -i '/^resources:/d' "$MGR_UNITS/mgrtsv-mem.yaml"
+    "$MGR" apply "$explicit" >/dev/null || return 1
+    assert_eq "$(pid_of mgrtsv-mem)" "$p" "same pid after removing the limit" || return 1
+    kill -9 "$p"
+    wait_for 5 bash -c "q=\$('$MGR' status mgrtsv-mem --json | jq -r .pid); [ \"\$q\" -gt 0 ] && [ \"\$q\" != $p ]" || return 1
+    p=$(pid_of mgrtsv-mem)
+    cg=$(awk -F: '$2 == "memory" {print $3}' /proc/$p/cgroup)
+    [ "$(cat /sys/fs/cgroup/memory$cg/memory.limit_in_bytes)" -gt 134217728 ] ||
+        { fail "restarted with the removed limit: $(cat /sys/fs/cgroup/memory$cg/memory.limit_in_bytes)"; return 1; }
 }
 
 case_adopt_after_kill9() {
