@@ -26,10 +26,10 @@ N1=${SV_BENCH_N1:-100}
 N2=${SV_BENCH_N2:-500}
 RUNS=${SV_BENCH_RUNS:-20}
 
-echo "## Supervisor"
-echo
-if [ "$(id -u)" != 0 ]; then echo "skipped: needs root"; exit 0; fi
 if [ -z "${MGRT_BENCH_INNER:-}" ]; then
+    echo "## Supervisor" # once: the rest runs in the private mount namespace below
+    echo
+    if [ "$(id -u)" != 0 ]; then echo "skipped: needs root"; exit 0; fi
     exec unshare -m --propagation private env MGRT_BENCH_INNER=1 bash "$0" "$@"
 fi
 HYBRID_NOTE=""
