@@ -1040,6 +1040,13 @@ static void group_sleep(const struct cg_group *g, bool woke)
         cg_group_rest((struct cg_group *)g);
 }
 
+/* group_wake for the operations that report through err. */
+static int group_wake_err(const struct cg_group *g, bool *woke, struct err *err)
+{
+    int r = group_wake(g, woke);
+    return r < 0 ? err_set(err, -r, "cgroup '%s': reopen", g->name) : 0;
+}
+
 const char *cg_group_name(const struct cg_group *g)
 {
     return g->name;
@@ -1142,9 +1149,9 @@ bool cg_needs_attach(const struct cg_group *g)
 int cg_attach(struct cg_group *g, pid_t pid, struct err *err)
 {
     bool woke;
-    int r = group_wake(g, &woke);
+    int r = group_wake_err(g, &woke, err);
     if (r < 0)
-        return err_set(err, -r, "cgroup '%s': reopen", g->name);
+        return r;
     for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;
@@ -1159,9 +1166,9 @@ int cg_attach(struct cg_group *g, pid_t pid, struct err *err)
 int cg_attach_self(struct cg_group *g, struct err *err)
 {
     bool woke;
-    int r = group_wake(g, &woke);
+    int r = group_wake_err(g, &woke, err);
     if (r < 0)
-        return err_set(err, -r, "cgroup '%s': reopen", g->name);
+        return r;
     r = cg_v1_attach_self(g, err);
     group_sleep(g, woke);
     if (r < 0)
@@ -1178,9 +1185,9 @@ int cg_update(struct cg_group *g, const struct resources *r, struct err *err)
     if (rc < 0)
         return rc;
     bool woke;
-    rc = group_wake(g, &woke);
+    rc = group_wake_err(g, &woke, err);
     if (rc < 0)
-        return err_set(err, -rc, "cgroup '%s': reopen", g->name);
+        return rc;
     for (size_t i = 0; rc >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;
@@ -1197,9 +1204,9 @@ int cg_freeze(struct cg_group *g, bool frozen, struct err *err)
     switch (g->m->ver[CG_FREEZER]) {
     case CG_V1: {
         bool woke;
-        int r = group_wake(g, &woke);
+        int r = group_wake_err(g, &woke, err);
         if (r < 0)
-            return err_set(err, -r, "cgroup '%s': reopen", g->name);
+            return r;
         r = cg_v1_freeze(g, frozen, err);
         group_sleep(g, woke);
         return r;
@@ -1240,9 +1247,9 @@ int cg_kill(struct cg_group *g, int sig, struct err *err)
             return r; /* done, or a real error; ENOENT: kernel < 5.14, iterate */
     }
     bool woke;
-    int r = group_wake(g, &woke);
+    int r = group_wake_err(g, &woke, err);
     if (r < 0)
-        return err_set(err, -r, "cgroup '%s': reopen", g->name);
+        return r;
     r = group_kill(g, sig, err);
     group_sleep(g, woke);
     return r;
@@ -1339,15 +1346,21 @@ int cg_remove_empty(struct cg_manager *m, const char *name)
     return r;
 }
 
-void cg_reset_peak(struct cg_group *g)
+bool cg_recycle(struct cg_group *g)
 {
-    if (g->m->ver[CG_MEMORY] != CG_V1)
-        return;
     bool woke;
-    if (group_wake(g, &woke) < 0)
-        return;
-    cg_v1_reset_peak(g);
+    if (!cg_reusable(g) || group_wake(g, &woke) < 0)
+        return false;
+    int empty = cg_is_empty(g);
+    if (empty == 0) { /* what joined the group from outside the container's pid namespace */
+        (void)cg_kill(g, SIGKILL, NULL);
+        empty = cg_is_empty(g);
+    }
+    bool ok = empty == 1 && cg_reusable(g);
+    if (ok && g->m->ver[CG_MEMORY] == CG_V1)
+        cg_v1_reset_peak(g); /* v2's memory.peak cannot be reset before 6.12 */
     group_sleep(g, woke);
+    return ok;
 }
 
 int cg_stats_read(const struct cg_group *g, struct cg_stats *ret, struct err *err)
@@ -1355,9 +1368,9 @@ int cg_stats_read(const struct cg_group *g, struct cg_stats *ret, struct err *er
     struct cg_stats s;
     memset(&s, 0xff, sizeof(s)); /* UINT64_MAX = unknown */
     bool woke;
-    int r = group_wake(g, &woke);
+    int r = group_wake_err(g, &woke, err);
     if (r < 0)
-        return err_set(err, -r, "cgroup '%s': reopen", g->name);
+        return r;
     for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(backends); i++) {
         if (!backends[i]->present(g->m))
             continue;

@@ -126,10 +126,11 @@ int cg_remove_empty(struct cg_manager *m, const char *name);
  * it, since kernels (6.18 here) then kill every child born into it with CLONE_INTO_CGROUP
  * (the group's kill sequence no longer matches the parent's). */
 bool cg_reusable(const struct cg_group *g);
-/* Starts the group's peak memory figure afresh where the kernel can (v1:
- * memory.max_usage_in_bytes; v2's memory.peak counts from the group's creation), for a group
- * a new container takes over. Best effort. */
-void cg_reset_peak(struct cg_group *g);
+/* Readies the group of a dead container for the next one (rt_destroy_keep_cgroup): true
+ * when it is reusable (cg_reusable) and empty, after killing what is left; its peak memory
+ * figure then starts afresh where the kernel can (v1's memory.max_usage_in_bytes; v2's
+ * memory.peak counts from the group's creation). */
+bool cg_recycle(struct cg_group *g);
 /* Closes the group's v1 directory fds until its next operation, which reopens them for its
  * own duration (a few openat()s). A daemon holds a group per container, and each start
  * forks it: every fd it holds is copied and closed again, ~8 per group on a v1 host. */

@@ -320,8 +320,7 @@ void cg_v1_reset_peak(struct cg_group *g)
     if (fd < 0)
         return;
     (void)cg_write_at(fd, "memory.max_usage_in_bytes", "0", NULL);
-    if (cg_file_exists_at(fd, "memory.memsw.max_usage_in_bytes"))
-        (void)cg_write_at(fd, "memory.memsw.max_usage_in_bytes", "0", NULL);
+    (void)cg_write_at(fd, "memory.memsw.max_usage_in_bytes", "0", NULL); /* if swap is counted */
 }
 
 static int v1_stats(const struct cg_group *g, struct cg_stats *s, struct err *err)

@@ -492,7 +492,12 @@ static int spawn_begin_unit(struct unit_rt *u, struct rt_starting **ret, struct 
      * this very spec; a group configured otherwise goes first. */
     if (u->kept_cg && !STREQ(u->cg_kept_hash, u->hash))
         cg_kept_drop(u);
-    u->cg_reused = u->kept_cg != NULL;
+    /* A taken-over group counts on from the previous run: status shows this run's part. */
+    const struct cg_stats *k = &u->kept_acct;
+    bool reuse = u->kept_cg != NULL;
+    u->cpu_base = reuse && k->cpu_usage_ns != UINT64_MAX ? k->cpu_usage_ns : 0;
+    u->io_read_base = reuse && k->io_read_bytes != UINT64_MAX ? k->io_read_bytes : 0;
+    u->io_write_base = reuse && k->io_write_bytes != UINT64_MAX ? k->io_write_bytes : 0;
     spec.reuse_cg = &u->kept_cg;
     r = rt_start_begin(&spec, ret, e);
     if (u->kept_cg) /* not taken: the start failed before */
@@ -521,11 +526,6 @@ static void spawn_done(struct unit_rt *u, struct rt_container *c)
     struct cg_stats st;
     if (c->cg && cg_stats_read(c->cg, &st, NULL) >= 0 && st.oom_kills != UINT64_MAX)
         u->oom_base = st.oom_kills;
-    /* A taken-over group counts on from the previous run: status shows this run's part. */
-    const struct cg_stats *k = &u->kept_acct;
-    u->cpu_base = u->cg_reused && k->cpu_usage_ns != UINT64_MAX ? k->cpu_usage_ns : 0;
-    u->io_read_base = u->cg_reused && k->io_read_bytes != UINT64_MAX ? k->io_read_bytes : 0;
-    u->io_write_base = u->cg_reused && k->io_write_bytes != UINT64_MAX ? k->io_write_bytes : 0;
     int r = loop_add(m->loop, c->pidfd, EPOLLIN, on_pidfd, u);
     if (r < 0)
         log_warn("unit '%s': watch pidfd: %s", u->name, strerror(-r));
@@ -685,8 +685,6 @@ static void reap(struct unit_rt *u, struct sv_exit *ex)
     struct err e = {0};
     /* The group stays until the state machine has decided (drive(): kept only for a start
      * that follows); the next run then skips creating one and this one's removal. */
-    if (u->kept_cg)
-        cg_kept_drop(u);
     /* Only a group configured for a spec as a whole is worth keeping: not one updated in
      * place or adopted (u->cg_hash empty). */
     if (rt_destroy_keep_cgroup(c, u->cg_hash[0] ? &u->kept_cg : NULL, &e) < 0)
@@ -1270,6 +1268,12 @@ static json_t *addresses_json(struct mgr *m, struct unit_rt *u)
     return a;
 }
 
+/* A cumulative cgroup counter minus its value when the run started; UINT64_MAX = unknown. */
+static uint64_t run_share(uint64_t v, uint64_t base)
+{
+    return v == UINT64_MAX ? v : v >= base ? v - base : 0;
+}
+
 static json_t *unit_status(struct mgr *m, struct unit_rt *u, bool detail)
 {
     char why[128] = "";
@@ -1310,14 +1314,10 @@ static json_t *unit_status(struct mgr *m, struct unit_rt *u, bool detail)
         if (st.mem_current != UINT64_MAX)
             json_object_set_new(o, "memory", json_integer((json_int_t)st.mem_current));
         /* this run's share of counters a taken-over group carries on (u->cpu_base) */
-        if (st.cpu_usage_ns != UINT64_MAX)
-            st.cpu_usage_ns -= st.cpu_usage_ns >= u->cpu_base ? u->cpu_base : st.cpu_usage_ns;
-        if (st.io_read_bytes != UINT64_MAX)
-            st.io_read_bytes -= st.io_read_bytes >= u->io_read_base ? u->io_read_base : st.io_read_bytes;
-        if (st.io_write_bytes != UINT64_MAX)
-            st.io_write_bytes -= st.io_write_bytes >= u->io_write_base ? u->io_write_base : st.io_write_bytes;
-        if (st.oom_kills != UINT64_MAX)
-            st.oom_kills -= st.oom_kills >= u->oom_base ? u->oom_base : st.oom_kills;
+        st.cpu_usage_ns = run_share(st.cpu_usage_ns, u->cpu_base);
+        st.io_read_bytes = run_share(st.io_read_bytes, u->io_read_base);
+        st.io_write_bytes = run_share(st.io_write_bytes, u->io_write_base);
+        st.oom_kills = run_share(st.oom_kills, u->oom_base);
         if (st.cpu_usage_ns != UINT64_MAX)
             json_object_set_new(o, "cpu_ns", json_integer((json_int_t)st.cpu_usage_ns));
         /* the rest of the cgroup accounting (core/cgroup.h); UINT64_MAX = host cannot tell */

@@ -57,7 +57,6 @@ struct unit_rt {
     /* Automatic restarts keep the container's emptied cgroup for the next run (reap(),
      * rt_destroy_keep_cgroup): it stays while the unit is about to start again, of this spec. */
     struct cg_group *kept_cg;
-    bool cg_reused;           /* the current run took over the previous run's group */
     char cg_kept_hash[65];    /* the spec the kept group was configured for */
     char cg_hash[65];         /* the spec the running container's group was made for, "" if
                                  unknown (adopted) or changed since (an update in place) */

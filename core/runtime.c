@@ -1073,22 +1073,9 @@ static int destroy(struct rt_container *c, struct cg_group **ret_kept, struct er
         }
     }
     /* cgroup: whatever is left in it is killed, then the group goes, or stays empty for the
-     * next start when asked (a dead init took its pid namespace along: nothing to kill). */
-    bool kept = false;
-    if (c->cg && ret_kept && cg_reusable(c->cg)) {
-        int empty = cg_is_empty(c->cg);
-        if (empty == 0) {
-            (void)cg_kill(c->cg, SIGKILL, NULL);
-            empty = cg_is_empty(c->cg);
-        }
-        if (empty == 1 && cg_reusable(c->cg)) {
-            cg_reset_peak(c->cg);
-            *ret_kept = TAKE_PTR(c->cg);
-            kept = true;
-        }
-    }
-    if (kept) {
-        /* the caller's now */
+     * next start when asked. */
+    if (c->cg && ret_kept && cg_recycle(c->cg)) {
+        *ret_kept = TAKE_PTR(c->cg);
     } else if (c->cg) {
         (void)cg_kill(c->cg, SIGKILL, NULL);
         int k = cg_destroy(c->cg, err);

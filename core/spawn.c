@@ -153,18 +153,6 @@ void spawn_abort(struct spawn_proc *p)
     *p = (struct spawn_proc){.pidfd = -1, .sync_fd = -1};
 }
 
-/* Back to the daemon's own network namespace (own: its fd, or -1 when it never left).
- * Cannot fail with the capability that let it leave; carrying on would make every later
- * socket of the daemon the container's. */
-static void netns_return(int own)
-{
-    if (own >= 0 && sys_setns(own, CLONE_NEWNET) < 0) {
-        static const char msg[] = "mgr: cannot return to own network namespace\n";
-        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        abort();
-    }
-}
-
 int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *err)
 {
     *p = (struct spawn_proc){.pidfd = -1, .sync_fd = -1};
@@ -194,7 +182,7 @@ int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *er
         else if ((r = sys_setns(a->pidns_fd, CLONE_NEWPID)) < 0)
             err_set(err, -r, "unit '%s': join pid namespace", a->name);
         if (r < 0) {
-            netns_return(own_netns);
+            sys_netns_return(own_netns);
             return r;
         }
     }
@@ -223,7 +211,7 @@ int spawn_begin(const struct spawn_args *a, struct spawn_proc *p, struct err *er
         (void)!write(child_fd, &e, sizeof(e));
         _exit(127);
     }
-    netns_return(own_netns);
+    sys_netns_return(own_netns);
     if (own_pidns >= 0) {
         int r = sys_setns(own_pidns, CLONE_NEWPID);
         if (r < 0 && pid > 0) {

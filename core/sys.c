@@ -133,11 +133,16 @@ int sys_netns_new(void)
     }
     int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     int e = fd < 0 ? -errno : 0;
-    if (sys_setns(own, CLONE_NEWNET) < 0) {
+    sys_netns_return(own);
+    close(own);
+    return fd < 0 ? e : fd;
+}
+
+void sys_netns_return(int own)
+{
+    if (own >= 0 && sys_setns(own, CLONE_NEWNET) < 0) {
         static const char msg[] = "mgr: cannot return to own network namespace\n";
         (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
         abort();
     }
-    close(own);
-    return fd < 0 ? e : fd;
 }

@@ -37,6 +37,10 @@ int sys_setns(int fd, int nstype);
  * (unshare, open, setns back); -errno when it cannot unshare. Aborts if it cannot go back,
  * which the capability that let it leave rules out. */
 int sys_netns_new(void);
+/* Back to the calling thread's own network namespace after a setns elsewhere (own: its fd,
+ * -1 when it never left). Aborts if it cannot: the capability that let it leave rules that
+ * out, and carrying on would make every later socket of the daemon the container's. */
+void sys_netns_return(int own);
 /* bpf(2) (for the cgroup v2 device program): cmd BPF_*, attr of size bytes. */
 union bpf_attr;
 int sys_bpf(int cmd, union bpf_attr *attr, unsigned int size);
